@@ -1,0 +1,85 @@
+"""Chat actor: answers the client services, hands writes to replication, reads to storage."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from actors.base import BaseActor, Node, handles
+from actors.chat_rules import Answer, ChatRules, Lookup, Unsure, Write, publication
+from actors.messages import (
+    Applied,
+    ClientRequest,
+    HistoryQuery,
+    LocalWrite,
+    MessageHandled,
+    RefreshThenRetry,
+    WriteDone,
+)
+from actors.routes import Routes
+from transport.port import Transport
+from transport.pump import Inbound
+
+PUB = "pub"
+
+
+class ChatActor(BaseActor):
+    actor_name = "chat"
+
+    def __init__(self, node: Node, transport: Transport, routes: Routes,
+                 users: list[str], channels: list[str]) -> None:
+        super().__init__(node)
+        self.transport = transport
+        self.routes = routes
+        self.rules = ChatRules(set(users), set(channels))
+        self.waiting: dict[int, tuple[Inbound, Write]] = {}
+        self.tokens = itertools.count(1)
+        self.handled = 0
+
+    def stats(self) -> dict[str, Any]:
+        return {"users": len(self.rules.users), "channels": len(self.rules.channels),
+                "requests_handled": self.handled, "writes_in_flight": len(self.waiting)}
+
+    @handles(ClientRequest)
+    def _request(self, message: ClientRequest) -> None:
+        request = message.inbound.request
+        decision = self.rules.decide(request.service, request.data, message.retried)
+        if isinstance(decision, Answer):
+            self._answer(message.inbound, decision.data)
+        elif isinstance(decision, Write):
+            token = next(self.tokens)
+            self.waiting[token] = (message.inbound, decision)
+            self.routes.tell("replication", LocalWrite(decision.op, decision.fields, token))
+        elif isinstance(decision, Lookup):
+            self._count()
+            self.routes.tell("persistence", HistoryQuery(
+                message.inbound, decision.channel, decision.user, decision.peer,
+                decision.limit, decision.before_clock))
+        elif isinstance(decision, Unsure):
+            self.log.info("record_missing_refreshing", reason=decision.error)
+            self.routes.tell("replication", RefreshThenRetry(ClientRequest(message.inbound, True)))
+
+    @handles(WriteDone)
+    def _write_done(self, message: WriteDone) -> None:
+        inbound, write = self.waiting.pop(message.token)
+        self.rules.apply(message.event)
+        self._answer(inbound, write.done)
+        if message.event.op in ("publish", "message"):
+            topic, payload = publication(message.event)
+            self.transport.publish(PUB, topic, payload, clock=message.event.clock)
+
+    @handles(Applied)
+    def _applied(self, message: Applied) -> None:
+        for event in message.events:
+            self.rules.apply(event)
+
+    def _answer(self, inbound: Inbound, data: dict[str, Any]) -> None:
+        self.transport.reply(inbound, data)
+        self._count()
+        if data.get("status") == "erro":
+            self.log.info("request_refused", service=inbound.request.service,
+                          reason=data.get("description"))
+
+    def _count(self) -> None:
+        self.handled += 1
+        self.routes.tell("clock", MessageHandled())

@@ -1,0 +1,118 @@
+"""Clock actor: answers `clock` and `adjust`; on the coordinator, runs Berkeley rounds every
+N handled messages and at least every `clock_sync_interval` seconds.
+
+`adjust` {delta} -> {status}: our extension; the receiver adds delta (seconds) to its offset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.base import BaseActor, Node, handles
+from actors.berkeley import Sample, adjustments
+from actors.messages import (
+    CoordinatorAnnounced,
+    Membership,
+    MessageHandled,
+    Peer,
+    PeerReply,
+    PeerRequest,
+    Tick,
+)
+from actors.routes import Routes
+from transport import codec
+from transport.port import Transport
+
+
+class ClockSyncActor(BaseActor):
+    actor_name = "clock"
+
+    def __init__(self, node: Node, transport: Transport, routes: Routes) -> None:
+        super().__init__(node)
+        self.transport = transport
+        self.routes = routes
+        self.peers: dict[str, Peer] = {}
+        self.coordinator: str | None = None
+        self.handled = 0
+        self.round: dict[str, Sample | None] | None = None
+        self.rounds = 0
+
+    def stats(self) -> dict[str, Any]:
+        return {"offset": self.node.clock.offset, "rounds": self.rounds}
+
+    @handles(Membership)
+    def _membership(self, m: Membership) -> None:
+        self.peers = {p.name: p for p in m.peers}
+
+    @handles(CoordinatorAnnounced)
+    def _coordinator(self, a: CoordinatorAnnounced) -> None:
+        self.coordinator = a.name
+        if a.name == self.node.name:
+            self._start_round("elected")
+
+    @handles(PeerRequest)
+    def _request(self, p: PeerRequest) -> None:
+        request = p.inbound.request
+        if request.service == "clock":
+            self.transport.reply(p.inbound, {"time": self.node.clock.now()})
+            return
+        delta = request.data.get("delta")
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)):
+            self.transport.reply(p.inbound, codec.error_data("adjust needs a numeric 'delta'"))
+            return
+        self.node.clock.adjust(float(delta))
+        self.log.info("clock_adjusted", delta=float(delta), offset=self.node.clock.offset)
+        self.transport.reply(p.inbound, {"status": codec.OK})
+
+    @handles(MessageHandled)
+    def _handled(self, _: MessageHandled) -> None:
+        self.handled += 1
+        if self.handled % self.node.timing.clock_sync_every_messages == 0:
+            self._start_round("messages")
+
+    @handles(Tick)
+    def _tick(self, _: Tick) -> None:
+        self._start_round("interval")
+
+    def _start_round(self, reason: str) -> None:
+        if self.coordinator != self.node.name or self.round is not None:
+            return
+        if not self.peers:
+            return
+        self.round = dict.fromkeys(self.peers)
+        tell = self.routes.to("clock")
+        clock = self.node.clock
+        for peer in self.peers.values():
+            self.transport.request(
+                peer.address, "clock", {},
+                lambda r, n=peer.name: tell(PeerReply("clock", n, r.ok, r.data, r.rtt, clock.now())),
+                self.node.timing.peer_timeout, 0)
+        self.log.debug("clock_round_started", reason=reason)
+
+    @handles(PeerReply)
+    def _reply(self, r: PeerReply) -> None:
+        if r.purpose != "clock" or self.round is None or r.peer not in self.round:
+            return
+        their = r.data.get("time")
+        if r.ok and isinstance(their, (int, float)) and not isinstance(their, bool):
+            self.round[r.peer] = Sample(codec.to_seconds(their), r.rtt, r.context)
+        else:
+            del self.round[r.peer]
+        if all(s is not None for s in self.round.values()):
+            self._finish_round({n: s for n, s in self.round.items() if s is not None})
+
+    def _finish_round(self, samples: dict[str, Sample]) -> None:
+        self.round = None
+        offsets = {n: s.offset for n, s in samples.items()}
+        offsets[self.node.name] = 0.0
+        deltas = adjustments(offsets, self.node.timing.clock_outlier_threshold)
+        for name, delta in deltas.items():
+            peer = self.peers.get(name)
+            if name == self.node.name:
+                self.node.clock.adjust(delta)
+            elif peer is not None:
+                self.transport.request(peer.address, "adjust", {"delta": delta},
+                                       lambda r: None, self.node.timing.peer_timeout, 0)
+        self.rounds += 1
+        self.log.info("clock_sync_round", offsets={n: round(o, 6) for n, o in offsets.items()},
+                      adjustments={n: round(d, 6) for n, d in deltas.items()})

@@ -1,0 +1,103 @@
+"""Election actor: runs the bully state machine over the server-to-server port and the
+`servers` topic, and watches the coordinator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from actors.base import BaseActor, Node, handles
+from actors.bully import Announce, Bully, Elected, SendElection
+from actors.messages import CoordinatorAnnounced, Membership, Peer, PeerReply, PeerRequest, Tick
+from actors.routes import Routes
+from transport.port import Transport
+
+PUB = "pub"
+REANNOUNCE_EVERY = 3
+
+
+def peer_address(peers: dict[str, Peer], name: str) -> str:
+    peer = peers.get(name)
+    return peer.address if peer else f"tcp://{name}:5560"
+
+
+class ElectionActor(BaseActor):
+    actor_name = "election"
+
+    def __init__(self, node: Node, transport: Transport, routes: Routes,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(node)
+        self.transport = transport
+        self.routes = routes
+        self.now = now
+        timing = node.timing
+        self.bully = Bully(node.name, timing.election_answer_timeout, timing.announce_timeout)
+        self.peers: dict[str, Peer] = {}
+        self.pinging = False
+        self.checks = 0
+
+    @property
+    def coordinator(self) -> str | None:
+        return self.bully.coordinator
+
+    @handles(Membership)
+    def _membership(self, m: Membership) -> None:
+        self.peers = {p.name: p for p in m.peers}
+        self._run(self.bully.set_membership(m.rank, {p.name: p.rank for p in m.peers}, self.now()))
+
+    @handles(PeerRequest)
+    def _election_request(self, p: PeerRequest) -> None:
+        self.transport.reply(p.inbound, {"election": "OK"})
+        self._run(self.bully.on_election_request(self.now()))
+
+    @handles(CoordinatorAnnounced)
+    def _announced(self, a: CoordinatorAnnounced) -> None:
+        self._run(self.bully.on_announce(a.name, self.now()))
+
+    @handles(PeerReply)
+    def _reply(self, r: PeerReply) -> None:
+        if r.purpose == "election":
+            self._run(self.bully.on_answer(r.ok and r.data.get("election") == "OK", self.now()))
+        elif r.purpose == "ping":
+            self.pinging = False
+            if not r.ok and r.peer == self.bully.coordinator:
+                self.log.warning("coordinator_unreachable", coordinator=r.peer)
+                self._run(self.bully.on_coordinator_lost(self.now()))
+
+    @handles(Tick)
+    def _tick(self, t: Tick) -> None:
+        if t.what == "election":
+            self._run(self.bully.on_tick(self.now()))
+            return
+        self.checks += 1
+        if self.bully.is_coordinator:
+            if self.checks % REANNOUNCE_EVERY == 0:
+                self._announce()
+        elif self.bully.coordinator is not None and not self.pinging:
+            self.pinging = True
+            self._call(self.bully.coordinator, "clock", "ping", self.node.timing.peer_timeout,
+                       self.node.timing.peer_retries)
+
+    def _call(self, peer: str, service: str, purpose: str, timeout: float, retries: int) -> None:
+        tell = self.routes.to("election")
+        self.transport.request(
+            peer_address(self.peers, peer), service, {},
+            lambda r: tell(PeerReply(purpose, peer, r.ok, r.data, r.rtt)), timeout, retries)
+
+    def _announce(self) -> None:
+        self.transport.publish(PUB, "servers", {
+            "service": "election",
+            "data": {"coordinator": self.node.name, "timestamp": self.node.clock.now()}})
+
+    def _run(self, actions: list) -> None:
+        for action in actions:
+            if isinstance(action, SendElection):
+                self.log.info("election_started", to=action.peer)
+                self._call(action.peer, "election", "election",
+                           self.node.timing.election_answer_timeout, 0)
+            elif isinstance(action, Announce):
+                self._announce()
+            elif isinstance(action, Elected):
+                self.log.info("coordinator_elected", coordinator=action.coordinator,
+                              previous=action.previous, me=action.coordinator == self.node.name)
+                self.routes.tell("clock", CoordinatorAnnounced(action.coordinator))

@@ -1,0 +1,116 @@
+"""The durable event log of one server: SQLite in WAL mode, synchronous=FULL.
+
+The log of events (origin, seq) is the source of truth; users and channels are derived
+tables kept in the same transaction. A batch of events is one transaction, so a burst of
+writes costs one fsync (group commit) and nothing is acknowledged before it is on disk.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from actors.events import Event
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    origin TEXT NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL, op TEXT NOT NULL,
+    user TEXT NOT NULL, channel TEXT NOT NULL, dst TEXT NOT NULL, message TEXT NOT NULL,
+    timestamp REAL NOT NULL, pair TEXT NOT NULL,
+    PRIMARY KEY (origin, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_by_channel ON events (channel, clock, origin, seq)
+    WHERE op = 'publish';
+CREATE INDEX IF NOT EXISTS events_by_pair ON events (pair, clock, origin, seq)
+    WHERE op = 'message';
+CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS channels (name TEXT PRIMARY KEY) WITHOUT ROWID;
+"""
+
+COLUMNS = "origin, seq, clock, op, user, channel, dst, message, timestamp"
+
+
+def conversation(a: str, b: str) -> str:
+    """Key of the private conversation between two users, whoever speaks."""
+    return "\x00".join(sorted((a, b)))
+
+
+def _row_to_event(row: tuple) -> Event:
+    return Event(*row)
+
+
+class EventStore:
+    def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(path), isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def append(self, events: Iterable[Event]) -> list[Event]:
+        """Store events durably in one transaction; returns those that were new."""
+        fresh = []
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            for e in events:
+                pair = conversation(e.user, e.dst) if e.op == "message" else ""
+                cur = self.db.execute(
+                    f"INSERT OR IGNORE INTO events ({COLUMNS}, pair) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (e.origin, e.seq, e.clock, e.op, e.user, e.channel, e.dst, e.message,
+                     e.timestamp, pair),
+                )
+                if cur.rowcount:
+                    fresh.append(e)
+                    if e.user:
+                        self.db.execute("INSERT OR IGNORE INTO users VALUES (?)", (e.user,))
+                    if e.op == "channel":
+                        self.db.execute("INSERT OR IGNORE INTO channels VALUES (?)", (e.channel,))
+        return fresh
+
+    def heads(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT origin, MAX(seq) FROM events GROUP BY origin"))
+
+    def users(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM users ORDER BY name")]
+
+    def channels(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM channels ORDER BY name")]
+
+    def since(self, heads: dict[str, int], limit: int) -> list[Event]:
+        """Events the holder of `heads` lacks, in per-origin order, at most `limit`."""
+        out: list[Event] = []
+        origins = [r[0] for r in self.db.execute("SELECT DISTINCT origin FROM events")]
+        for origin in sorted(origins):
+            if len(out) >= limit:
+                break
+            rows = self.db.execute(
+                f"SELECT {COLUMNS} FROM events WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (origin, heads.get(origin, 0), limit - len(out)),
+            )
+            out.extend(_row_to_event(r) for r in rows)
+        return out
+
+    def channel_history(self, channel: str, limit: int, before_clock: int | None) -> list[Event]:
+        return self._history("op = 'publish' AND channel = ?", (channel,), limit, before_clock)
+
+    def private_history(self, a: str, b: str, limit: int, before_clock: int | None) -> list[Event]:
+        return self._history("op = 'message' AND pair = ?", (conversation(a, b),), limit, before_clock)
+
+    def _history(self, where: str, args: tuple, limit: int, before_clock: int | None) -> list[Event]:
+        if before_clock is not None:
+            where += " AND clock < ?"
+            args = (*args, before_clock)
+        rows = self.db.execute(
+            f"SELECT {COLUMNS} FROM events WHERE {where} "
+            "ORDER BY clock DESC, origin DESC, seq DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [_row_to_event(r) for r in reversed(rows)]
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0]

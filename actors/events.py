@@ -1,0 +1,97 @@
+"""The replicated event: one state change (login, channel, publish, message).
+
+Its id is origin server name + per-origin sequence number, so applying it twice changes
+nothing and a gap in an origin's sequence shows that an event was missed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from transport.codec import as_int, to_seconds
+
+OPERATIONS = ("login", "channel", "publish", "message")
+
+
+@dataclass(frozen=True)
+class Event:
+    origin: str
+    seq: int
+    clock: int
+    op: str
+    user: str = ""
+    channel: str = ""
+    dst: str = ""
+    message: str = ""
+    timestamp: float = 0.0
+
+    @property
+    def id(self) -> str:
+        return f"{self.origin}:{self.seq}"
+
+    @property
+    def sort_key(self) -> tuple[int, str, int]:
+        """The one history order every replica shares."""
+        return (self.clock, self.origin, self.seq)
+
+    def record(self) -> dict[str, Any]:
+        """operationData on topic `replication`: the protocol's fields plus our id."""
+        base = {"id": self.id, "origin": self.origin, "seq": self.seq,
+                "timestamp": self.timestamp, "clock": self.clock}
+        if self.op == "login":
+            return {"user": self.user, **base}
+        if self.op == "channel":
+            return {"channel": self.channel, "user": self.user, **base}
+        if self.op == "publish":
+            return {"user": self.user, "channel": self.channel, "message": self.message, **base}
+        return {"src": self.user, "dst": self.dst, "message": self.message, **base}
+
+    def history_entry(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"user": self.user, "src": self.user, "message": self.message,
+                                 "timestamp": self.timestamp, "clock": self.clock, "id": self.id}
+        if self.op == "publish":
+            entry["channel"] = self.channel
+        else:
+            entry["dst"] = self.dst
+        return entry
+
+    def to_wire(self) -> dict[str, Any]:
+        """Compact form used by our own server-to-server services."""
+        return asdict(self)
+
+    @classmethod
+    def from_wire(cls, raw: Any) -> Event | None:
+        if not isinstance(raw, dict):
+            return None
+        try:
+            event = cls(
+                origin=str(raw["origin"]), seq=int(raw["seq"]), clock=int(raw["clock"]),
+                op=str(raw["op"]), user=str(raw.get("user", "")),
+                channel=str(raw.get("channel", "")), dst=str(raw.get("dst", "")),
+                message=str(raw.get("message", "")),
+                timestamp=float(raw.get("timestamp", 0.0)),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+        return event if event.op in OPERATIONS and event.seq > 0 else None
+
+    @classmethod
+    def from_replication(cls, data: dict[str, Any]) -> Event | None:
+        """Our event from a `replication` publication; None for shapes of other teams."""
+        op = data.get("operation")
+        record = data.get("operationData")
+        if op not in OPERATIONS or not isinstance(record, dict):
+            return None
+        origin, seq = record.get("origin"), record.get("seq")
+        if not isinstance(origin, str) or not isinstance(seq, int) or seq <= 0:
+            return None
+        if record.get("id") != f"{origin}:{seq}":
+            return None
+        return cls(
+            origin=origin, seq=seq, clock=as_int(record.get("clock")), op=op,
+            user=str(record.get("user") or record.get("src") or ""),
+            channel=str(record.get("channel", "")), dst=str(record.get("dst", "")),
+            message=str(record.get("message", "")),
+            timestamp=to_seconds(record.get("timestamp")),
+        )

@@ -1,0 +1,93 @@
+"""Persistence actor: owns the SQLite connection (created in its own thread) and commits
+queued appends together (group commit): a Flush is queued behind the appends already in the
+mailbox, so one transaction and one fsync cover the whole burst."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from actors.base import BaseActor, Node, handles
+from actors.event_store import EventStore
+from actors.messages import Append, Appended, Flush, HistoryQuery, ServeSync
+from transport import codec
+from transport.port import Transport
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    heads: dict[str, int]
+    users: list[str]
+    channels: list[str]
+
+
+class PersistenceActor(BaseActor):
+    actor_name = "persistence"
+
+    def __init__(self, node: Node, path: Path | str, transport: Transport,
+                 on_appended: Callable[[Appended], None]) -> None:
+        super().__init__(node)
+        self.path = path
+        self.transport = transport
+        self.on_appended = on_appended
+        self.store: EventStore | None = None
+        self.queued: list[Append] = []
+        self.heads: dict[str, int] = {}
+
+    def started(self) -> None:
+        self.store = EventStore(self.path)
+        self.heads = self.store.heads()
+        self.log.info("store_opened", path=str(self.path), events=sum(self.heads.values()),
+                      heads=self.heads)
+
+    def on_stop(self) -> None:
+        self._flush()
+        if self.store is not None:
+            self.store.close()
+
+    def snapshot(self) -> Snapshot:
+        assert self.store is not None
+        return Snapshot(dict(self.heads), self.store.users(), self.store.channels())
+
+    @handles(Append)
+    def _append(self, message: Append) -> None:
+        if not self.queued:
+            self.actor_ref.tell(Flush())
+        self.queued.append(message)
+
+    @handles(Flush)
+    def _on_flush(self, _: Flush) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        if not self.queued or self.store is None:
+            return
+        batch, self.queued = self.queued, []
+        fresh = self.store.append(e for m in batch for e in m.events)
+        fresh_ids = {e.id for e in fresh}
+        for e in fresh:
+            self.heads[e.origin] = max(self.heads.get(e.origin, 0), e.seq)
+        for m in batch:
+            mine = tuple(e for e in m.events if e.id in fresh_ids)
+            self.on_appended(Appended(m.tag, mine, dict(self.heads)))
+
+    @handles(HistoryQuery)
+    def _history(self, q: HistoryQuery) -> None:
+        assert self.store is not None
+        if q.channel:
+            events = self.store.channel_history(q.channel, q.limit, q.before_clock)
+        else:
+            events = self.store.private_history(q.user, q.peer, q.limit, q.before_clock)
+        self.transport.reply(q.inbound, {"status": codec.OK,
+                                         "messages": [e.history_entry() for e in events]})
+
+    @handles(ServeSync)
+    def _sync(self, q: ServeSync) -> None:
+        assert self.store is not None
+        self._flush()
+        events = self.store.since(q.heads, q.limit + 1)
+        more = len(events) > q.limit
+        self.transport.reply(q.inbound, {"status": codec.OK,
+                                         "events": [e.to_wire() for e in events[: q.limit]],
+                                         "more": more, "heads": dict(self.heads)})

@@ -1,0 +1,284 @@
+"""Replication actor: makes local writes durable on enough replicas, applies the events of
+other origins, and catches up (on start, on a gap, and by periodic anti-entropy).
+
+Server-to-server services it owns (see docs/protocol.md):
+- `replicate` {events: [...]} -> {status, heads}: push of an origin's own events; the reply
+  comes once they are durable here and says what this replica holds.
+- `sync` {heads, limit} -> {status, events, more, heads}: pull of what the caller lacks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from actors.base import BaseActor, Node, handles
+from actors.chat_rules import replication_message
+from actors.events import Event
+from actors.messages import (
+    Append,
+    Appended,
+    Applied,
+    LocalWrite,
+    Membership,
+    Peer,
+    PeerReply,
+    PeerRequest,
+    RefreshThenRetry,
+    Replicated,
+    ServeSync,
+    Tick,
+    WriteDone,
+)
+from actors.replication_log import AckTracker, ReplicaHeads
+from actors.routes import Routes
+from transport import codec
+from transport.port import Transport
+from transport.pump import Inbound, Response
+
+PUB = "pub"
+PUSH_BATCH = 1000
+OUTBOX_LIMIT = 200_000
+
+
+class ReplicationActor(BaseActor):
+    actor_name = "replication"
+
+    def __init__(self, node: Node, transport: Transport, routes: Routes,
+                 heads: dict[str, int], now: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(node)
+        self.transport = transport
+        self.routes = routes
+        self.now = now
+        self.replica = ReplicaHeads(dict(heads))
+        self.durable_heads = dict(heads)
+        self.tracker = AckTracker(node.timing.replication_ack_timeout)
+        self.peers: dict[str, Peer] = {}
+        self.outbox: OrderedDict[int, Event] = OrderedDict()
+        self.pushing: set[str] = set()
+        self.refreshing: set[str] = set()
+        self.on_refreshed: list[Callable[[], None]] = []
+        self.round_started = 0.0
+        self.round_events = 0
+        self.last_catchup: dict[str, Any] = {}
+        self.syncs = itertools.count()
+
+    def stats(self) -> dict[str, Any]:
+        return {"heads": dict(self.durable_heads), "lagging": sorted(self.tracker.lagging),
+                "pending_writes": len(self.tracker.pending), "outbox": len(self.outbox),
+                "last_catchup": self.last_catchup}
+
+    def _reply_to_self(self, purpose: str, peer: str, context: Any = None) -> Callable[[Response], None]:
+        tell = self.routes.to("replication")
+        return lambda r: tell(PeerReply(purpose, peer, r.ok, r.data, r.rtt, context))
+
+    def _call(self, peer: Peer, service: str, data: dict[str, Any], context: Any = None) -> None:
+        timing = self.node.timing
+        self.transport.request(peer.address, service, data,
+                               self._reply_to_self(service, peer.name, context),
+                               timing.peer_timeout * 4, timing.peer_retries)
+
+    # ---- membership -------------------------------------------------------------------
+
+    @handles(Membership)
+    def _membership(self, m: Membership) -> None:
+        self.peers = {p.name: p for p in m.peers}
+        self.tracker.set_live(self.peers)
+        self._push_all()
+        self._check_acks()
+
+    # ---- local writes -----------------------------------------------------------------
+
+    @handles(LocalWrite)
+    def _local_write(self, w: LocalWrite) -> None:
+        me = self.node.name
+        event = Event(origin=me, seq=self.replica.next_seq(me), clock=self.node.lamport.tick(),
+                      op=w.op, timestamp=self.node.clock.now(), **w.fields)
+        self.tracker.add(w.token, event, self.now())
+        self.outbox[event.seq] = event
+        self.routes.tell("persistence", Append((event,), ("local", event.seq)))
+        self._push_all()
+
+    def _push_all(self) -> None:
+        for peer in self.peers.values():
+            self._push(peer)
+
+    def _push(self, peer: Peer) -> None:
+        if peer.name in self.pushing or not self.outbox:
+            return
+        acked = self.tracker.acked.get(peer.name, 0)
+        batch = [e.to_wire() for s, e in self.outbox.items() if s > acked][:PUSH_BATCH]
+        if not batch:
+            return
+        self.pushing.add(peer.name)
+        self._call(peer, "replicate", {"events": batch, "origin": self.node.name})
+
+    def _on_push_reply(self, r: PeerReply) -> None:
+        self.pushing.discard(r.peer)
+        if not r.ok:
+            return
+        heads = r.data.get("heads")
+        if isinstance(heads, dict):
+            self.tracker.peer_applied(r.peer, codec.as_int(heads.get(self.node.name, 0)))
+        self._check_acks()
+        self._trim_outbox()
+        if r.peer in self.peers:
+            self._push(self.peers[r.peer])
+
+    def _trim_outbox(self) -> None:
+        floor = self.tracker.min_acked()
+        while self.outbox and (next(iter(self.outbox)) <= floor or len(self.outbox) > OUTBOX_LIMIT):
+            self.outbox.popitem(last=False)
+
+    def _check_acks(self) -> None:
+        done, lagging = self.tracker.ready(self.now())
+        for peer in lagging:
+            self.log.warning("replica_lagging", peer=peer)
+        for ack in done:
+            if ack.degraded and self.peers:
+                self.log.warning("write_degraded", id=ack.event.id, copies=ack.copies)
+            self.log.info("write_acknowledged", id=ack.event.id, op=ack.event.op,
+                          copies=ack.copies, degraded=ack.degraded)
+            self.routes.tell("chat", WriteDone(ack.token, ack.event))
+
+    # ---- storage callbacks ------------------------------------------------------------
+
+    @handles(Appended)
+    def _appended(self, a: Appended) -> None:
+        self.durable_heads = a.heads
+        kind = a.tag[0]
+        if kind == "local":
+            for event in a.fresh:
+                self.tracker.durable(event.seq)
+                self.transport.publish(PUB, "replication",
+                                       replication_message(event, self.node.clock.now()),
+                                       clock=event.clock)
+            self._check_acks()
+            return
+        if a.fresh:
+            self.log.info("events_applied", ids=[e.id for e in a.fresh], via=kind)
+            self.routes.tell("chat", Applied(a.fresh))
+        if kind == "peer":
+            self.transport.reply(a.tag[1], {"status": codec.OK, "heads": a.heads})
+        elif kind == "sync":
+            self._sync_step_done(a.tag[1], a.tag[2], len(a.fresh))
+
+    # ---- serving peers ----------------------------------------------------------------
+
+    @handles(PeerRequest)
+    def _peer_request(self, p: PeerRequest) -> None:
+        request = p.inbound.request
+        if request.service == "sync":
+            heads = request.data.get("heads")
+            heads = {str(k): codec.as_int(v) for k, v in heads.items()} if isinstance(heads, dict) else {}
+            limit = codec.as_int(request.data.get("limit")) or self.node.timing.catchup_batch
+            self.routes.tell("persistence", ServeSync(p.inbound, heads,
+                                                      min(limit, self.node.timing.catchup_batch)))
+        elif request.service == "replicate":
+            self._receive_push(p.inbound)
+
+    def _receive_push(self, inbound: Inbound) -> None:
+        raw = inbound.request.data.get("events")
+        events = [e for e in map(Event.from_wire, raw if isinstance(raw, list) else []) if e]
+        take, gaps = self.replica.accept(e for e in events if e.origin != self.node.name)
+        self._catch_up_gaps(gaps, inbound.request.data.get("origin"))
+        if take:
+            self.routes.tell("persistence", Append(tuple(take), ("peer", inbound)))
+        else:
+            self.transport.reply(inbound, {"status": codec.OK, "heads": self.durable_heads})
+
+    @handles(Replicated)
+    def _replicated(self, r: Replicated) -> None:
+        if r.event.origin == self.node.name:
+            return
+        take, gaps = self.replica.accept([r.event])
+        self._catch_up_gaps(gaps, r.event.origin)
+        if take:
+            self.routes.tell("persistence", Append(tuple(take), ("pub",)))
+
+    # ---- catch-up ---------------------------------------------------------------------
+
+    def _catch_up_gaps(self, gaps: set[str], hint: Any) -> None:
+        if not gaps:
+            return
+        self.log.warning("replica_gap_detected", origins=sorted(gaps))
+        peer = self.peers.get(hint) if isinstance(hint, str) else None
+        peer = peer or next(iter(self.peers.values()), None)
+        if peer is not None and peer.name not in self.refreshing:
+            self._sync_from(peer)
+
+    def _sync_from(self, peer: Peer) -> None:
+        self.refreshing.add(peer.name)
+        self._call(peer, "sync", {"heads": dict(self.replica.claimed),
+                                  "limit": self.node.timing.catchup_batch})
+
+    def _on_sync_reply(self, r: PeerReply) -> None:
+        if not r.ok or r.data.get("status") != codec.OK:
+            self._sync_step_done(r.peer, False, 0)
+            return
+        raw = r.data.get("events")
+        events = [e for e in map(Event.from_wire, raw if isinstance(raw, list) else []) if e]
+        take, _ = self.replica.accept(events)
+        more = bool(r.data.get("more"))
+        if take:
+            self.routes.tell("persistence", Append(tuple(take), ("sync", r.peer, more)))
+        else:
+            self._sync_step_done(r.peer, False, 0)
+
+    def _sync_step_done(self, peer: str, more: bool, count: int) -> None:
+        self.round_events += count
+        if more and peer in self.peers:
+            self._sync_from(self.peers[peer])
+            return
+        self.refreshing.discard(peer)
+        if not self.refreshing:
+            self._round_finished()
+
+    def _round_finished(self) -> None:
+        if self.round_events:
+            elapsed = time.monotonic() - self.round_started
+            self.last_catchup = {"events": self.round_events, "seconds": round(elapsed, 3),
+                                 "at": self.node.clock.now()}
+            self.log.info("catchup_done", events=self.round_events, seconds=round(elapsed, 3),
+                          heads=self.durable_heads)
+        self.round_events = 0
+        callbacks, self.on_refreshed = self.on_refreshed, []
+        for callback in callbacks:
+            callback()
+
+    def refresh(self, then: Callable[[], None]) -> None:
+        """Pull from every live peer until none has more, then call `then`."""
+        self.on_refreshed.append(then)
+        if self.refreshing:
+            return
+        self.round_started = time.monotonic()
+        if not self.peers:
+            self._round_finished()
+            return
+        for peer in self.peers.values():
+            self._sync_from(peer)
+
+    @handles(RefreshThenRetry)
+    def _refresh_then_retry(self, r: RefreshThenRetry) -> None:
+        self.refresh(lambda: self.routes.tell("chat", r.request))
+
+    # ---- replies and timers -----------------------------------------------------------
+
+    @handles(PeerReply)
+    def _peer_reply(self, r: PeerReply) -> None:
+        if r.purpose == "replicate":
+            self._on_push_reply(r)
+        elif r.purpose == "sync":
+            self._on_sync_reply(r)
+
+    @handles(Tick)
+    def _tick(self, t: Tick) -> None:
+        if t.what == "acks":
+            self._check_acks()
+            self._push_all()
+        elif t.what == "anti_entropy" and self.peers and not self.refreshing:
+            self._sync_from(random.choice(list(self.peers.values())))

@@ -1,0 +1,118 @@
+"""Replication bookkeeping as pure state: which events a replica may apply, and when an
+origin may acknowledge a write to its client."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from actors.events import Event
+
+
+@dataclass
+class ReplicaHeads:
+    """Per origin, the highest sequence number handed to storage (applied or in flight).
+
+    Only contiguous events are accepted, so a replica's state is always a prefix of every
+    origin's log and a `heads` vector describes it exactly.
+    """
+
+    claimed: dict[str, int] = field(default_factory=dict)
+
+    def accept(self, events: Iterable[Event]) -> tuple[list[Event], set[str]]:
+        """The events to apply now, in order, and the origins in which a gap was seen."""
+        take: list[Event] = []
+        gaps: set[str] = set()
+        for event in sorted(events, key=lambda e: (e.origin, e.seq)):
+            head = self.claimed.get(event.origin, 0)
+            if event.seq == head + 1:
+                self.claimed[event.origin] = event.seq
+                take.append(event)
+            elif event.seq > head + 1:
+                gaps.add(event.origin)
+        return take, gaps
+
+    def next_seq(self, origin: str) -> int:
+        seq = self.claimed.get(origin, 0) + 1
+        self.claimed[origin] = seq
+        return seq
+
+
+@dataclass
+class _Pending:
+    token: object
+    event: Event
+    started: float
+    durable: bool = False
+
+
+@dataclass
+class Acknowledgement:
+    token: object
+    event: Event
+    copies: int
+    degraded: bool
+
+
+@dataclass
+class AckTracker:
+    """When may the origin tell the client OK?
+
+    - always once durable here AND applied by every live, healthy peer (read-your-writes on
+      any replica);
+    - after `timeout`, peers that have not applied it are marked lagging and the write is
+      acknowledged if at least one peer has it (two durable copies);
+    - with no healthy peer left, the write is acknowledged on this replica alone (degraded).
+    A lagging peer is healthy again once it has applied every write acknowledged so far.
+    """
+
+    timeout: float
+    pending: OrderedDict[int, _Pending] = field(default_factory=OrderedDict)
+    acked: dict[str, int] = field(default_factory=dict)
+    lagging: set[str] = field(default_factory=set)
+    live: set[str] = field(default_factory=set)
+    last_acknowledged: int = 0
+
+    def set_live(self, peers: Iterable[str]) -> None:
+        self.live = set(peers)
+        self.lagging &= self.live
+
+    def add(self, token: object, event: Event, now: float) -> None:
+        self.pending[event.seq] = _Pending(token, event, now)
+
+    def durable(self, seq: int) -> None:
+        if seq in self.pending:
+            self.pending[seq].durable = True
+
+    def peer_applied(self, peer: str, head: int) -> None:
+        self.acked[peer] = max(self.acked.get(peer, 0), head)
+        if peer in self.lagging and self.acked[peer] >= self.last_acknowledged:
+            self.lagging.discard(peer)
+
+    def healthy(self) -> set[str]:
+        return self.live - self.lagging
+
+    def ready(self, now: float) -> tuple[list[Acknowledgement], set[str]]:
+        """Writes that may be acknowledged now (in order) and peers newly marked lagging."""
+        done: list[Acknowledgement] = []
+        newly_lagging: set[str] = set()
+        for seq, p in list(self.pending.items()):
+            if not p.durable:
+                break
+            have = {peer for peer, head in self.acked.items() if head >= seq and peer in self.live}
+            missing = self.healthy() - have
+            if missing and now - p.started >= self.timeout:
+                self.lagging |= missing
+                newly_lagging |= missing
+                missing = set()
+            if missing:
+                break
+            del self.pending[seq]
+            self.last_acknowledged = seq
+            done.append(Acknowledgement(p.token, p.event, 1 + len(have), degraded=not have))
+        return done, newly_lagging
+
+    def min_acked(self) -> int:
+        heads = [self.acked.get(peer, 0) for peer in self.live]
+        return min(heads) if heads else self.last_acknowledged

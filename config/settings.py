@@ -1,0 +1,119 @@
+"""Command-line and environment settings of every role.
+
+Each option has a flag and a BBS_* environment variable; the defaults are the protocol's
+(compose hostnames `broker`, `proxy`, `reference`). A flag beats the environment, which
+beats the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from config.timing import DEFAULT_TIMING, Timing
+
+
+@dataclass(frozen=True)
+class Option:
+    flag: str
+    env: str
+    default: object
+    help: str
+    type: type = str
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+def _opt(flag: str, default: object, help: str, type: type = str) -> Option:
+    env = "BBS_" + flag.lstrip("-").replace("-", "_").upper()
+    return Option(flag, env, default, help, type)
+
+
+BROKER = _opt("--broker", "tcp://broker:5555", "broker endpoint clients connect to")
+BROKER_BACKEND = _opt("--broker-backend", "tcp://broker:5556", "broker endpoint servers connect to")
+PROXY_PUB = _opt("--proxy-pub", "tcp://proxy:5557", "proxy endpoint publishers connect to")
+PROXY_SUB = _opt("--proxy-sub", "tcp://proxy:5558", "proxy endpoint subscribers connect to")
+REFERENCE = _opt("--reference", "tcp://reference:5559", "reference server endpoint")
+FRONTEND_BIND = _opt("--frontend-bind", "tcp://*:5555", "broker: bind for clients")
+BACKEND_BIND = _opt("--backend-bind", "tcp://*:5556", "broker: bind for servers")
+XSUB_BIND = _opt("--xsub-bind", "tcp://*:5557", "proxy: bind for publishers")
+XPUB_BIND = _opt("--xpub-bind", "tcp://*:5558", "proxy: bind for subscribers")
+REFERENCE_BIND = _opt("--reference-bind", "tcp://*:5559", "reference: bind for servers")
+PEER_BIND = _opt("--peer-bind", "tcp://*:5560", "server: bind for server-to-server calls")
+ADVERTISE = _opt("--advertise", "", "server: endpoint peers use to reach --peer-bind")
+NAME = _opt("--name", "", "node name (default: the host name)")
+DATA_DIR = _opt("--data-dir", "data", "directory for persistent state")
+USER = _opt("--user", "", "user name (client: asked if empty; bot: random if empty)")
+INTERVAL = _opt("--interval", 1.0, "bot: seconds between messages", float)
+LOG_FORMAT = _opt("--log-format", "json", "json or console")
+LOG_FILE = _opt("--log-file", "", "also append JSON log lines to this file")
+
+COMMON = (NAME, LOG_FORMAT, LOG_FILE)
+ROLE_OPTIONS: dict[str, tuple[Option, ...]] = {
+    "broker": (FRONTEND_BIND, BACKEND_BIND),
+    "proxy": (XSUB_BIND, XPUB_BIND),
+    "reference": (REFERENCE_BIND, DATA_DIR),
+    "server": (BROKER_BACKEND, PROXY_PUB, PROXY_SUB, REFERENCE, PEER_BIND, ADVERTISE, DATA_DIR),
+    "client": (BROKER, PROXY_SUB, USER),
+    "bot": (BROKER, PROXY_SUB, USER, INTERVAL),
+}
+
+
+def add_options(parser: argparse.ArgumentParser, role: str) -> None:
+    for opt in (*ROLE_OPTIONS[role], *COMMON):
+        raw = os.environ.get(opt.env)
+        default = opt.type(raw) if raw is not None else opt.default
+        parser.add_argument(
+            opt.flag, dest=opt.dest, type=opt.type, default=default,
+            help=f"{opt.help} (env {opt.env}, default {opt.default!r})",
+        )
+
+
+def host_address() -> str:
+    """This host's address as peers see it (a container's IP in compose)."""
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+
+
+def port_of(endpoint: str) -> int:
+    return int(endpoint.rsplit(":", 1)[1])
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    name: str
+    data_dir: Path
+    broker_backend: str = BROKER_BACKEND.default
+    proxy_pub: str = PROXY_PUB.default
+    proxy_sub: str = PROXY_SUB.default
+    reference: str = REFERENCE.default
+    peer_bind: str = PEER_BIND.default
+    advertise: str = ""
+    timing: Timing = field(default=DEFAULT_TIMING)
+
+    @property
+    def advertised(self) -> str:
+        return self.advertise or f"tcp://{host_address()}:{port_of(self.peer_bind)}"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / f"{self.name}.sqlite3"
+
+
+def node_name(ns: argparse.Namespace) -> str:
+    return ns.name or socket.gethostname()
+
+
+def server_settings(ns: argparse.Namespace) -> ServerSettings:
+    return ServerSettings(
+        name=node_name(ns), data_dir=Path(ns.data_dir), broker_backend=ns.broker_backend,
+        proxy_pub=ns.proxy_pub, proxy_sub=ns.proxy_sub, reference=ns.reference,
+        peer_bind=ns.peer_bind, advertise=ns.advertise,
+    )

@@ -1,0 +1,80 @@
+"""Every interval and timeout of the system, with the invariants that tie them together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+class TimingError(ValueError):
+    """A set of timings that cannot deliver the promised behaviour."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    # Client side (Lazy Pirate towards the broker).
+    request_timeout: float = 2.5
+    request_retries: int = 3
+    # Server-to-server and server-to-reference requests: short, so failures show quickly.
+    peer_timeout: float = 0.5
+    peer_retries: int = 1
+    # Membership.
+    heartbeat_interval: float = 1.0
+    liveness_intervals: int = 3
+    # Bully election.
+    coordinator_check_interval: float = 1.0
+    election_answer_timeout: float = 0.6
+    announce_timeout: float = 1.5
+    # Berkeley clock sync.
+    clock_sync_every_messages: int = 10
+    clock_sync_interval: float = 30.0
+    clock_outlier_threshold: float = 1.0
+    # Replication.
+    replication_ack_timeout: float = 1.0
+    catchup_batch: int = 5000
+    startup_catchup_timeout: float = 3.0
+    # Deadline for a client request inside a server (a REQ client must always get a reply).
+    request_deadline: float = 2.0
+
+    @property
+    def liveness_timeout(self) -> float:
+        return self.heartbeat_interval * self.liveness_intervals
+
+    @property
+    def peer_failure_detection(self) -> float:
+        """Worst case from a dead coordinator to a follower noticing it."""
+        return self.coordinator_check_interval + self.peer_timeout * (self.peer_retries + 1)
+
+    @property
+    def failover_bound(self) -> float:
+        """Worst case from a dead coordinator to a new one announced."""
+        return self.peer_failure_detection + self.election_answer_timeout + self.announce_timeout
+
+    def validate(self, failover_target: float = 5.0) -> Timing:
+        positive = {k: v for k, v in self.__dict__.items() if isinstance(v, (int, float))}
+        bad = [k for k, v in positive.items() if v <= 0 and k != "peer_retries"]
+        if bad or self.peer_retries < 0:
+            raise TimingError(f"timings must be positive: {', '.join(bad) or 'peer_retries'}")
+        if self.failover_bound > failover_target:
+            raise TimingError(
+                f"a new coordinator could take {self.failover_bound:.2f}s "
+                f"(> {failover_target}s): shorten peer_timeout or the election timeouts"
+            )
+        if self.liveness_timeout <= self.heartbeat_interval:
+            raise TimingError("liveness_intervals must exceed 1 heartbeat")
+        if self.replication_ack_timeout >= self.request_deadline:
+            raise TimingError("replication_ack_timeout must be shorter than request_deadline")
+        if self.request_deadline >= self.request_timeout:
+            raise TimingError("a server must answer before the client's request_timeout")
+        return self
+
+    def scaled(self, factor: float) -> Timing:
+        """All durations multiplied by factor (tests run faster clusters this way)."""
+        fields = {
+            k: v * factor
+            for k, v in self.__dict__.items()
+            if isinstance(v, float)
+        }
+        return replace(self, **fields)
+
+
+DEFAULT_TIMING = Timing().validate()

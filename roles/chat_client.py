@@ -1,0 +1,48 @@
+"""A blocking client API over the session actor, shared by the interactive client, the bot,
+tests and benchmarks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from actors.base import Node
+from actors.session import Call, Delivery, Incoming, SessionActor, Subscribe, Unreachable
+from config.timing import DEFAULT_TIMING, Timing
+from transport.pump import Pump
+
+__all__ = ["ChatClient", "Delivery", "Unreachable"]
+
+
+class ChatClient:
+    def __init__(self, broker: str, proxy_sub: str, on_delivery: Callable[[Delivery], None],
+                 node: Node | None = None, timing: Timing = DEFAULT_TIMING) -> None:
+        self.node = node or Node("client", "client", timing=timing)
+        self.pump = Pump(self.node.role, self.node.name, self.node.lamport, self.node.clock)
+        self.session = SessionActor.start(self.node, self.pump, broker, on_delivery)
+        self.pump.subscriber("sub", proxy_sub, [],
+                             lambda pub: self.session.tell(Incoming(pub)))
+        self.pump.start()
+        self.user = ""
+
+    def call(self, service: str, **data: Any) -> dict[str, Any]:
+        """Send one request; returns the reply's data or raises Unreachable."""
+        result: Future = Future()
+        self.session.tell(Call(service, data, result))
+        timing = self.node.timing
+        return result.result(timeout=timing.request_timeout * (timing.request_retries + 2))
+
+    def subscribe(self, topic: str, on: bool = True) -> None:
+        self.session.tell(Subscribe(topic, on))
+
+    def login(self, user: str) -> dict[str, Any]:
+        reply = self.call("login", user=user)
+        if reply.get("status") == "sucesso":
+            self.user = user
+            self.subscribe(user)
+        return reply
+
+    def close(self) -> None:
+        self.session.stop(timeout=5)
+        self.pump.stop()

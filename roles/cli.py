@@ -1,0 +1,112 @@
+"""`bbs` command line: one subcommand per role, plus `up` (the whole cluster locally)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Callable
+
+from actors.base import Node
+from config import logging as bbs_logging
+from config.settings import ROLE_OPTIONS, add_options, node_name, server_settings
+from roles.assembly import Assembly, run_until_signal
+
+
+def _node(role: str, ns: argparse.Namespace) -> Node:
+    node = Node(role, node_name(ns))
+    bbs_logging.configure(role, node.name, node.lamport, ns.log_format, ns.log_file)
+    return node
+
+
+def run_broker(ns: argparse.Namespace) -> None:
+    from transport.devices import Device
+
+    _node("broker", ns)
+    _run_device(Device("broker", ns.frontend_bind, ns.backend_bind))
+
+
+def run_proxy(ns: argparse.Namespace) -> None:
+    from transport.devices import Device
+
+    _node("proxy", ns)
+    _run_device(Device("proxy", ns.xsub_bind, ns.xpub_bind))
+
+
+def _run_device(device: object) -> None:
+    assembly = Assembly()
+    device.start()
+    assembly.add("device", device.stop)
+    run_until_signal(assembly)
+
+
+def run_reference(ns: argparse.Namespace) -> None:
+    from roles import reference
+
+    run_until_signal(reference.build(_node("reference", ns), ns.reference_bind, ns.data_dir))
+
+
+def run_server(ns: argparse.Namespace) -> None:
+    from roles import server
+
+    node = _node("server", ns)
+    run_until_signal(server.build(server_settings(ns), node).assembly)
+
+
+def run_bot(ns: argparse.Namespace) -> None:
+    from roles.bot import Bot, on_delivery, random_name
+    from roles.chat_client import ChatClient
+
+    node = _node("bot", ns)
+    user = ns.user or random_name()
+    client = ChatClient(ns.broker, ns.proxy_sub, on_delivery, node=node)
+    stop = threading.Event()
+    assembly = Assembly()
+    assembly.add("client", client.close)
+    assembly.add("bot", stop.set)
+    worker = threading.Thread(target=Bot(client, user, ns.interval, stop).run, name="bot",
+                              daemon=True)
+    worker.start()
+    run_until_signal(assembly)
+
+
+def run_client(ns: argparse.Namespace) -> None:
+    from roles import client
+
+    bbs_logging.configure("client", node_name(ns), None, "json", ns.log_file,
+                          stream=open("/dev/null", "w"))  # noqa: SIM115 - the UI owns the terminal
+    client.main(ns)
+
+
+def run_up(argv: list[str]) -> None:
+    from roles import cluster
+
+    cluster.main(argv)
+
+
+RUNNERS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "broker": run_broker, "proxy": run_proxy, "reference": run_reference,
+    "server": run_server, "client": run_client, "bot": run_bot,
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="bbs", description="Replicated bulletin-board messaging")
+    sub = top.add_subparsers(dest="command", required=True)
+    for role in ROLE_OPTIONS:
+        add_options(sub.add_parser(role, help=f"run the {role}"), role)
+    sub.add_parser("up", help="run the whole cluster locally (see bbs up --help)", add_help=False)
+    return top
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "up":
+        run_up(argv[1:])
+        return
+    ns = parser().parse_args(argv)
+    RUNNERS[ns.command](ns)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""`bbs up`: the whole topology as local processes (broker, proxy, reference, servers, bots).
+
+Ports from --base-port N: broker N (clients) and N+1 (servers), proxy N+2 (XSUB) and N+3
+(XPUB), reference N+4, server i's server-to-server port N+5+i. Each process logs JSON lines
+to <data-dir>/logs/<name>.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Topology:
+    base_port: int = 5555
+    servers: int = 3
+    bots: int = 2
+    host: str = "127.0.0.1"
+    data_dir: Path = Path("data")
+    bot_interval: float = 1.0
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def endpoint(self, offset: int) -> str:
+        return f"tcp://{self.host}:{self.base_port + offset}"
+
+    @property
+    def broker(self) -> str:
+        return self.endpoint(0)
+
+    @property
+    def proxy_sub(self) -> str:
+        return self.endpoint(3)
+
+    def server_name(self, i: int) -> str:
+        return f"server-{i}"
+
+    def commands(self) -> list[tuple[str, list[str]]]:
+        """(process name, bbs arguments) in start order."""
+        b = self.base_port
+        out = [
+            ("broker", ["broker", f"--frontend-bind=tcp://*:{b}", f"--backend-bind=tcp://*:{b + 1}"]),
+            ("proxy", ["proxy", f"--xsub-bind=tcp://*:{b + 2}", f"--xpub-bind=tcp://*:{b + 3}"]),
+            ("reference", ["reference", f"--reference-bind=tcp://*:{b + 4}",
+                           f"--data-dir={self.data_dir}"]),
+        ]
+        for i in range(self.servers):
+            out.append((self.server_name(i), self.server_args(i)))
+        for i in range(self.bots):
+            out.append((f"bot-{i}", ["bot", f"--broker={self.broker}",
+                                     f"--proxy-sub={self.proxy_sub}",
+                                     f"--interval={self.bot_interval}"]))
+        return out
+
+    def server_args(self, i: int) -> list[str]:
+        port = self.base_port + 5 + i
+        return ["server", f"--broker-backend={self.endpoint(1)}", f"--proxy-pub={self.endpoint(2)}",
+                f"--proxy-sub={self.proxy_sub}", f"--reference={self.endpoint(4)}",
+                f"--peer-bind=tcp://*:{port}", f"--advertise=tcp://{self.host}:{port}",
+                f"--data-dir={self.data_dir}"]
+
+
+class Cluster:
+    """Starts and stops the processes of a Topology; used by `bbs up` and by tests."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.log_dir = topology.data_dir / "logs"
+
+    def start(self) -> Cluster:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name, args in self.topology.commands():
+            self.start_one(name, args)
+        return self
+
+    def start_one(self, name: str, args: list[str] | None = None) -> subprocess.Popen:
+        args = args or dict(self.topology.commands())[name]
+        env = {**os.environ, **self.topology.extra_env, "PYTHONUNBUFFERED": "1"}
+        log = open(self.log_dir / f"{name}.jsonl", "ab")  # noqa: SIM115 - the child keeps it
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "roles.cli", *args, f"--name={name}", "--log-format=json"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+        log.close()
+        self.procs[name] = proc
+        return proc
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs[name]
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        proc.wait(10)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM everything (clients first), then SIGKILL what did not exit."""
+        for proc in reversed(list(self.procs.values())):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+    def dead(self) -> list[str]:
+        return [n for n, p in self.procs.items() if p.poll() is not None]
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="bbs up", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base-port", type=int, default=int(os.environ.get("BBS_BASE_PORT", 5555)))
+    parser.add_argument("--data-dir", default=os.environ.get("BBS_DATA_DIR", "data"))
+    parser.add_argument("--servers", type=int, default=3)
+    parser.add_argument("--bots", type=int, default=2)
+    parser.add_argument("--bot-interval", type=float, default=1.0)
+    ns = parser.parse_args(argv)
+    topology = Topology(base_port=ns.base_port, servers=ns.servers, bots=ns.bots,
+                        data_dir=Path(ns.data_dir), bot_interval=ns.bot_interval)
+    cluster = Cluster(topology).start()
+    print(f"BBS cluster up: {ns.servers} servers, {ns.bots} bots")
+    for offset, what in ((0, "broker (clients)"), (1, "broker (servers)"), (2, "proxy (XSUB)"),
+                         (3, "proxy (XPUB)"), (4, "reference")):
+        print(f"  {what:18} {topology.endpoint(offset)}")
+    for i in range(ns.servers):
+        print(f"  {topology.server_name(i):18} {topology.endpoint(5 + i)}")
+    print(f"  logs               {cluster.log_dir}/")
+    print(f"Attach a client:  bbs client --broker={topology.broker} --proxy-sub={topology.proxy_sub}")
+    print("Ctrl-C stops the cluster.", flush=True)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    while not done.wait(1.0):
+        for name in cluster.dead():
+            print(f"warning: {name} exited with {cluster.procs[name].returncode}", flush=True)
+            cluster.procs.pop(name)
+    print("stopping...", flush=True)
+    cluster.stop()
+    print("stopped.")

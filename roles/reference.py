@@ -1,0 +1,29 @@
+"""The reference role: ranks, the list of live servers, heartbeats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from actors.base import Node
+from actors.messages import ClientRequest, Tick
+from actors.registry import RegistryActor
+from actors.scheduler import Scheduler
+from roles.assembly import Assembly
+from transport.pump import Pump
+
+
+def build(node: Node, bind: str, data_dir: str = "") -> Assembly:
+    assembly = Assembly()
+    pump = Pump("reference", node.name, node.lamport, node.clock)
+    book = Path(data_dir) / "reference-ranks.json" if data_dir else None
+    if book is not None:
+        book.parent.mkdir(parents=True, exist_ok=True)
+    registry = assembly.add_actor("registry", RegistryActor.start(node, pump, book))
+    pump.serve("servers", bind, bind=True, hops=1,
+               on_request=lambda inbound: registry.tell(ClientRequest(inbound)))
+    pump.start()
+    assembly.add("pump", pump.stop)
+    scheduler = Scheduler()
+    scheduler.every(node.timing.heartbeat_interval, lambda: registry.tell(Tick("expire")))
+    assembly.add("scheduler", scheduler.stop)
+    return assembly

@@ -1,0 +1,400 @@
+"""The socket pump: the one thread that owns every ZeroMQ socket of a process.
+
+Actors never touch a socket. They hand the pump commands through a thread-safe queue (a pipe
+wakes its poller) and receive typed messages back through callbacks that `tell` them. The
+pump is also the one place where the Lamport rule lives: it merges the clock of everything it
+receives and ticks the clock for everything it sends.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+import zmq
+
+from actors.clocks import AdjustedClock, LamportClock
+from config.logging import bind_node
+from transport import codec
+from transport.lazy_pirate import LazyPirate, Verdict
+
+log = structlog.get_logger()
+POLL_MS = 50  # how often deadlines are checked
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A request received on a serving socket; answer it with Pump.reply."""
+
+    key: str
+    token: int
+    request: codec.Request
+
+
+@dataclass(frozen=True)
+class Publication:
+    key: str
+    topic: str
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Response:
+    """Outcome of Pump.request: ok with the reply's data, or not ok with a reason."""
+
+    ok: bool
+    endpoint: str
+    service: str
+    data: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    rtt: float = 0.0
+
+
+@dataclass
+class _Call:
+    endpoint: str
+    service: str
+    data: dict[str, Any]
+    on_done: Callable[[Response], None]
+    timeout: float
+    retries: int
+    pirate: LazyPirate | None = None
+    payload: bytes = b""
+
+
+@dataclass
+class _Pending:
+    key: str
+    envelope: list[bytes]
+    fmt: str
+    service: str
+    deadline: float
+
+
+@dataclass
+class _Channel:
+    socket: zmq.Socket | None = None
+    calls: deque[_Call] = field(default_factory=deque)
+
+
+class Pump:
+    def __init__(
+        self,
+        role: str,
+        node: str,
+        lamport: LamportClock,
+        clock: AdjustedClock | None = None,
+        request_deadline: float = 2.0,
+    ) -> None:
+        self.role, self.node = role, node
+        self.lamport = lamport
+        self.clock = clock or AdjustedClock()
+        self.request_deadline = request_deadline
+        self._ctx = zmq.Context()
+        self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._poller = zmq.Poller()
+        self._poller.register(self._wake_r, zmq.POLLIN)
+        self._handlers: dict[zmq.Socket, Callable[[list[bytes]], None]] = {}
+        self._named: dict[str, zmq.Socket] = {}
+        self._channels: dict[str, _Channel] = {}
+        self._pending: dict[int, _Pending] = {}
+        self._tokens = itertools.count(1)
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name=f"pump-{node}", daemon=True)
+
+    # ---- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> Pump:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._submit(self._halt)
+        self._thread.join(timeout)
+
+    def _halt(self) -> None:
+        self._running = False
+
+    # ---- commands (thread-safe) -------------------------------------------------------
+
+    def _submit(self, command: Callable[[], None]) -> None:
+        self._commands.put(command)
+        try:
+            os.write(self._wake_w, b"x")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full, so the pump is already awake
+
+    def serve(self, key: str, endpoint: str, bind: bool, hops: int,
+              on_request: Callable[[Inbound], None]) -> None:
+        """A ROUTER socket answering requests; `hops` routing frames precede the delimiter
+        (1 when peers connect directly, 2 behind the broker's DEALER)."""
+        self._submit(lambda: self._open_router(key, endpoint, bind, hops, on_request))
+
+    def publisher(self, key: str, endpoint: str) -> None:
+        self._submit(lambda: self._open_pub(key, endpoint))
+
+    def subscriber(self, key: str, endpoint: str, topics: list[str],
+                   on_publication: Callable[[Publication], None]) -> None:
+        self._submit(lambda: self._open_sub(key, endpoint, topics, on_publication))
+
+    def subscribe(self, key: str, topic: str, on: bool = True) -> None:
+        option = zmq.SUBSCRIBE if on else zmq.UNSUBSCRIBE
+        self._submit(lambda: self._named[key].setsockopt(option, topic.encode()))
+
+    def reply(self, inbound: Inbound, data: dict[str, Any]) -> None:
+        self._submit(lambda: self._send_reply(inbound.token, data))
+
+    def publish(self, key: str, topic: str, message: dict[str, Any], clock: int | None = None) -> None:
+        self._submit(lambda: self._send_publication(key, topic, message, clock))
+
+    def request(self, endpoint: str, service: str, data: dict[str, Any],
+                on_done: Callable[[Response], None], timeout: float, retries: int) -> None:
+        call = _Call(endpoint, service, data, on_done, timeout, retries)
+        self._submit(lambda: self._enqueue_call(call))
+
+    def forget(self, endpoint: str) -> None:
+        """Fail every call queued for an endpoint and close its socket (peer left)."""
+        self._submit(lambda: self._drop_channel(endpoint, "peer forgotten"))
+
+    # ---- socket setup (pump thread) ---------------------------------------------------
+
+    def _socket(self, kind: int) -> zmq.Socket:
+        sock = self._ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RECONNECT_IVL, 100)
+        sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
+        return sock
+
+    def _register(self, key: str, sock: zmq.Socket, handler: Callable[[list[bytes]], None] | None) -> None:
+        self._named[key] = sock
+        if handler is not None:
+            self._handlers[sock] = handler
+            self._poller.register(sock, zmq.POLLIN)
+
+    def _open_router(self, key: str, endpoint: str, bind: bool, hops: int,
+                     on_request: Callable[[Inbound], None]) -> None:
+        sock = self._socket(zmq.ROUTER)
+        sock.bind(endpoint) if bind else sock.connect(endpoint)
+        self._register(key, sock, lambda frames: self._on_request(key, hops, frames, on_request))
+
+    def _open_pub(self, key: str, endpoint: str) -> None:
+        sock = self._socket(zmq.PUB)
+        sock.connect(endpoint)
+        self._register(key, sock, None)
+
+    def _open_sub(self, key: str, endpoint: str, topics: list[str],
+                  on_publication: Callable[[Publication], None]) -> None:
+        sock = self._socket(zmq.SUB)
+        for topic in topics:
+            sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+        sock.connect(endpoint)
+        self._register(key, sock, lambda frames: self._on_publication(key, frames, on_publication))
+
+    # ---- the loop ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        bind_node(self.role, self.node, self.lamport, actor="pump")
+        try:
+            while self._running:
+                for sock, _ in self._poller.poll(POLL_MS):
+                    if sock == self._wake_r:
+                        self._drain_commands()
+                    else:
+                        self._read(sock)
+                self._check_deadlines()
+        finally:
+            self._close_all()
+
+    def _drain_commands(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                command()
+            except Exception:
+                log.exception("pump_command_failed")
+
+    def _read(self, sock: zmq.Socket) -> None:
+        handler = self._handlers.get(sock)
+        # Bounded so one busy socket cannot starve the others; a REQ socket holds one reply.
+        for _ in range(1 if sock.type == zmq.REQ else 100):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            except zmq.ZMQError:
+                log.exception("pump_receive_failed")
+                return
+            if handler is None:
+                return
+            try:
+                handler(frames)
+            except Exception:
+                log.exception("pump_handler_failed")
+
+    def _close_all(self) -> None:
+        for channel in self._channels.values():
+            if channel.socket is not None:
+                channel.socket.close(0)
+        for sock in self._named.values():
+            sock.close(0)
+        self._ctx.term()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    # ---- serving ----------------------------------------------------------------------
+
+    def _on_request(self, key: str, hops: int, frames: list[bytes],
+                    on_request: Callable[[Inbound], None]) -> None:
+        cut = hops + 1 if len(frames) > hops and frames[hops] == b"" else hops
+        envelope, body = frames[:cut], frames[cut:]
+        if not body:
+            return
+        token = next(self._tokens)
+        try:
+            request = codec.decode_request(body[-1])
+        except codec.DecodeError as exc:
+            self._pending[token] = _Pending(key, envelope, codec.MSGPACK, "unknown", 0.0)
+            log.warning("request_rejected", reason=str(exc), size=len(body[-1]))
+            self._send_reply(token, codec.error_data(str(exc)))
+            return
+        self.lamport.merge(request.clock)
+        deadline = time.monotonic() + self.request_deadline
+        self._pending[token] = _Pending(key, envelope, request.fmt, request.service, deadline)
+        on_request(Inbound(key, token, request))
+
+    def _send_reply(self, token: int, data: dict[str, Any]) -> None:
+        pending = self._pending.pop(token, None)
+        if pending is None:
+            return  # already answered (late reply after the deadline reply)
+        payload = codec.encode(pending.service, data, self.lamport.tick(), self.clock.now(), pending.fmt)
+        self._named[pending.key].send_multipart([*pending.envelope, payload])
+
+    def _check_deadlines(self) -> None:
+        now = time.monotonic()
+        late = [t for t, p in self._pending.items() if p.deadline and p.deadline <= now]
+        for token in late:
+            log.warning("request_deadline_missed", service=self._pending[token].service)
+            self._send_reply(token, codec.error_data("server busy: no answer in time, retry"))
+        self._check_calls(now)
+
+    # ---- publications -----------------------------------------------------------------
+
+    def _send_publication(self, key: str, topic: str, message: dict[str, Any], clock: int | None) -> None:
+        stamp = clock if clock is not None else self.lamport.tick()
+        body = {**message, "clock": stamp}
+        if isinstance(body.get("data"), dict):
+            body["data"] = {**body["data"], "clock": stamp}
+        self._named[key].send_multipart([topic.encode(), codec.pack(body)])
+
+    def _on_publication(self, key: str, frames: list[bytes],
+                        on_publication: Callable[[Publication], None]) -> None:
+        split = codec.split_publication(frames)
+        if split is None:
+            return
+        topic, payload = split
+        try:
+            message, _ = codec.unpack(payload)
+        except codec.DecodeError:
+            return
+        if not isinstance(message, dict):
+            return
+        self.lamport.merge(codec.clock_of(message))
+        on_publication(Publication(key, topic, message))
+
+    # ---- outgoing requests (Lazy Pirate, one REQ socket per endpoint) -----------------
+
+    def _enqueue_call(self, call: _Call) -> None:
+        channel = self._channels.setdefault(call.endpoint, _Channel())
+        channel.calls.append(call)
+        if len(channel.calls) == 1:
+            self._send_call(channel)
+
+    def _reopen(self, endpoint: str, channel: _Channel) -> zmq.Socket:
+        if channel.socket is not None:
+            self._poller.unregister(channel.socket)
+            self._handlers.pop(channel.socket, None)
+            channel.socket.close(0)
+        sock = self._socket(zmq.REQ)
+        sock.connect(endpoint)
+        self._handlers[sock] = lambda frames: self._on_call_reply(endpoint, frames)
+        self._poller.register(sock, zmq.POLLIN)
+        channel.socket = sock
+        return sock
+
+    def _send_call(self, channel: _Channel) -> None:
+        call = channel.calls[0]
+        sock = channel.socket or self._reopen(call.endpoint, channel)
+        call.payload = codec.encode(call.service, call.data, self.lamport.tick(), self.clock.now())
+        call.pirate = LazyPirate(call.timeout, call.retries, time.monotonic())
+        sock.send(call.payload)
+
+    def _finish_call(self, endpoint: str, response: Response) -> None:
+        channel = self._channels[endpoint]
+        call = channel.calls.popleft()
+        try:
+            call.on_done(response)
+        except Exception:
+            log.exception("call_callback_failed", service=call.service)
+        if channel.calls:
+            self._send_call(channel)
+
+    def _on_call_reply(self, endpoint: str, frames: list[bytes]) -> None:
+        channel = self._channels.get(endpoint)
+        if channel is None or not channel.calls:
+            return
+        call = channel.calls[0]
+        rtt = time.monotonic() - call.pirate.sent_at if call.pirate else 0.0
+        try:
+            message, _ = codec.unpack(frames[-1])
+        except codec.DecodeError:
+            message = None
+        if not isinstance(message, dict):
+            self._finish_call(endpoint, Response(False, endpoint, call.service, error="bad reply"))
+            return
+        self.lamport.merge(codec.clock_of(message))
+        data = message.get("data") if isinstance(message.get("data"), dict) else {}
+        self._finish_call(endpoint, Response(True, endpoint, call.service, data, rtt=rtt))
+
+    def _check_calls(self, now: float) -> None:
+        for endpoint, channel in list(self._channels.items()):
+            if not channel.calls or channel.calls[0].pirate is None:
+                continue
+            call = channel.calls[0]
+            verdict = call.pirate.check(now)
+            if verdict is Verdict.RESEND:
+                self._reopen(endpoint, channel).send(call.payload)
+            elif verdict is Verdict.GIVE_UP:
+                self._reopen(endpoint, channel)
+                self._finish_call(endpoint, Response(False, endpoint, call.service, error="timeout"))
+
+    def _drop_channel(self, endpoint: str, reason: str) -> None:
+        channel = self._channels.pop(endpoint, None)
+        if channel is None:
+            return
+        if channel.socket is not None:
+            self._poller.unregister(channel.socket)
+            self._handlers.pop(channel.socket, None)
+            channel.socket.close(0)
+        for call in channel.calls:
+            call.on_done(Response(False, endpoint, call.service, error=reason))
