@@ -6,6 +6,7 @@ chat server must survive any single bad message, so every handler runs inside a 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,9 +89,7 @@ def teller(ref: pykka.ActorRef) -> Callable[[Any], None]:
     """A callback that tells `ref`, silently dropping messages once the actor has stopped."""
 
     def tell(message: Any) -> None:
-        try:
+        with contextlib.suppress(pykka.ActorDeadError):
             ref.tell(message)
-        except pykka.ActorDeadError:
-            pass
 
     return tell

@@ -12,8 +12,8 @@ from enum import Enum
 
 class Phase(Enum):
     IDLE = "idle"
-    ELECTING = "electing"            # sent `election` upwards, waiting for an OK
-    AWAITING_ANNOUNCE = "awaiting"   # a higher server answered OK; it should announce
+    ELECTING = "electing"  # sent `election` upwards, waiting for an OK
+    AWAITING_ANNOUNCE = "awaiting"  # a higher server answered OK; it should announce
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,14 @@ PUB = "pub"
 class ChatActor(BaseActor):
     actor_name = "chat"
 
-    def __init__(self, node: Node, transport: Transport, routes: Routes,
-                 users: list[str], channels: list[str]) -> None:
+    def __init__(
+        self,
+        node: Node,
+        transport: Transport,
+        routes: Routes,
+        users: list[str],
+        channels: list[str],
+    ) -> None:
         super().__init__(node)
         self.transport = transport
         self.routes = routes
@@ -37,8 +43,12 @@ class ChatActor(BaseActor):
         self.handled = 0
 
     def stats(self) -> dict[str, Any]:
-        return {"users": len(self.rules.users), "channels": len(self.rules.channels),
-                "requests_handled": self.handled, "writes_in_flight": len(self.waiting)}
+        return {
+            "users": len(self.rules.users),
+            "channels": len(self.rules.channels),
+            "requests_handled": self.handled,
+            "writes_in_flight": len(self.waiting),
+        }
 
     @handles(ClientRequest)
     def _request(self, message: ClientRequest) -> None:
@@ -52,9 +62,17 @@ class ChatActor(BaseActor):
             self.routes.tell("replication", LocalWrite(decision.op, decision.fields, token))
         elif isinstance(decision, Lookup):
             self._count()
-            self.routes.tell("persistence", HistoryQuery(
-                message.inbound, decision.channel, decision.user, decision.peer,
-                decision.limit, decision.before_clock))
+            self.routes.tell(
+                "persistence",
+                HistoryQuery(
+                    message.inbound,
+                    decision.channel,
+                    decision.user,
+                    decision.peer,
+                    decision.limit,
+                    decision.before_clock,
+                ),
+            )
         elif isinstance(decision, Unsure):
             self.log.info("record_missing_refreshing", reason=decision.error)
             self.routes.tell("replication", RefreshThenRetry(ClientRequest(message.inbound, True)))
@@ -77,8 +95,9 @@ class ChatActor(BaseActor):
         self.transport.reply(inbound, data)
         self._count()
         if data.get("status") == "erro":
-            self.log.info("request_refused", service=inbound.request.service,
-                          reason=data.get("description"))
+            self.log.info(
+                "request_refused", service=inbound.request.service, reason=data.get("description")
+            )
 
     def _count(self) -> None:
         self.handled += 1

@@ -108,8 +108,9 @@ class ChatRules:
         if channel in self.channels or channel in self.creating:
             return _error(f"channel '{channel}' already exists")
         user = first(data, "user", "src", "from")
-        return Write("channel", {"channel": channel, "user": user if isinstance(user, str) else ""},
-                     SUCCESS)
+        return Write(
+            "channel", {"channel": channel, "user": user if isinstance(user, str) else ""}, SUCCESS
+        )
 
     def _publish(self, data: dict[str, Any]) -> Decision:
         user = require_name(data, "user", "src", "from")
@@ -146,21 +147,49 @@ SERVICES = ("login", "users", "channel", "channels", "publish", "message", "hist
 def publication(event: Event) -> tuple[str, dict[str, Any]]:
     """(topic, union payload) announcing a post or a private message to subscribers."""
     if event.op == "publish":
-        inner = {"user": event.user, "channel": event.channel, "message": event.message,
-                 "timestamp": event.timestamp}
-        return event.channel, {"service": "publish", "type": "channel", "user": event.user,
-                               "src": event.user, "channel": event.channel,
-                               "message": event.message, "timestamp": event.timestamp,
-                               "data": inner}
-    inner = {"src": event.user, "dst": event.dst, "message": event.message,
-             "timestamp": event.timestamp}
-    return event.dst, {"service": "message", "type": "private", "src": event.user,
-                       "from": event.user, "user": event.user, "dst": event.dst,
-                       "to": event.dst, "message": event.message,
-                       "timestamp": event.timestamp, "data": inner}
+        inner = {
+            "user": event.user,
+            "channel": event.channel,
+            "message": event.message,
+            "timestamp": event.timestamp,
+        }
+        return event.channel, {
+            "service": "publish",
+            "type": "channel",
+            "user": event.user,
+            "src": event.user,
+            "channel": event.channel,
+            "message": event.message,
+            "timestamp": event.timestamp,
+            "data": inner,
+        }
+    inner = {
+        "src": event.user,
+        "dst": event.dst,
+        "message": event.message,
+        "timestamp": event.timestamp,
+    }
+    return event.dst, {
+        "service": "message",
+        "type": "private",
+        "src": event.user,
+        "from": event.user,
+        "user": event.user,
+        "dst": event.dst,
+        "to": event.dst,
+        "message": event.message,
+        "timestamp": event.timestamp,
+        "data": inner,
+    }
 
 
 def replication_message(event: Event, timestamp: float) -> dict[str, Any]:
-    return {"service": "replication",
-            "data": {"operation": event.op, "operationData": event.record(),
-                     "serverName": event.origin, "timestamp": timestamp}}
+    return {
+        "service": "replication",
+        "data": {
+            "operation": event.op,
+            "operationData": event.record(),
+            "serverName": event.origin,
+            "timestamp": timestamp,
+        },
+    }

@@ -84,9 +84,15 @@ class ClockSyncActor(BaseActor):
         clock = self.node.clock
         for peer in self.peers.values():
             self.transport.request(
-                peer.address, "clock", {},
-                lambda r, n=peer.name: tell(PeerReply("clock", n, r.ok, r.data, r.rtt, clock.now())),
-                self.node.timing.peer_timeout, 0)
+                peer.address,
+                "clock",
+                {},
+                lambda r, n=peer.name: tell(
+                    PeerReply("clock", n, r.ok, r.data, r.rtt, clock.now())
+                ),
+                self.node.timing.peer_timeout,
+                0,
+            )
         self.log.debug("clock_round_started", reason=reason)
 
     @handles(PeerReply)
@@ -111,8 +117,17 @@ class ClockSyncActor(BaseActor):
             if name == self.node.name:
                 self.node.clock.adjust(delta)
             elif peer is not None:
-                self.transport.request(peer.address, "adjust", {"delta": delta},
-                                       lambda r: None, self.node.timing.peer_timeout, 0)
+                self.transport.request(
+                    peer.address,
+                    "adjust",
+                    {"delta": delta},
+                    lambda r: None,
+                    self.node.timing.peer_timeout,
+                    0,
+                )
         self.rounds += 1
-        self.log.info("clock_sync_round", offsets={n: round(o, 6) for n, o in offsets.items()},
-                      adjustments={n: round(d, 6) for n, d in deltas.items()})
+        self.log.info(
+            "clock_sync_round",
+            offsets={n: round(o, 6) for n, o in offsets.items()},
+            adjustments={n: round(d, 6) for n, d in deltas.items()},
+        )

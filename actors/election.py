@@ -24,8 +24,13 @@ def peer_address(peers: dict[str, Peer], name: str) -> str:
 class ElectionActor(BaseActor):
     actor_name = "election"
 
-    def __init__(self, node: Node, transport: Transport, routes: Routes,
-                 now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        node: Node,
+        transport: Transport,
+        routes: Routes,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(node)
         self.transport = transport
         self.routes = routes
@@ -75,29 +80,49 @@ class ElectionActor(BaseActor):
                 self._announce()
         elif self.bully.coordinator is not None and not self.pinging:
             self.pinging = True
-            self._call(self.bully.coordinator, "clock", "ping", self.node.timing.peer_timeout,
-                       self.node.timing.peer_retries)
+            self._call(
+                self.bully.coordinator,
+                "clock",
+                "ping",
+                self.node.timing.peer_timeout,
+                self.node.timing.peer_retries,
+            )
 
     def _call(self, peer: str, service: str, purpose: str, timeout: float, retries: int) -> None:
         tell = self.routes.to("election")
         self.transport.request(
-            peer_address(self.peers, peer), service, {},
-            lambda r: tell(PeerReply(purpose, peer, r.ok, r.data, r.rtt)), timeout, retries)
+            peer_address(self.peers, peer),
+            service,
+            {},
+            lambda r: tell(PeerReply(purpose, peer, r.ok, r.data, r.rtt)),
+            timeout,
+            retries,
+        )
 
     def _announce(self) -> None:
-        self.transport.publish(PUB, "servers", {
-            "service": "election",
-            "data": {"coordinator": self.node.name, "timestamp": self.node.clock.now()}})
+        self.transport.publish(
+            PUB,
+            "servers",
+            {
+                "service": "election",
+                "data": {"coordinator": self.node.name, "timestamp": self.node.clock.now()},
+            },
+        )
 
     def _run(self, actions: list) -> None:
         for action in actions:
             if isinstance(action, SendElection):
                 self.log.info("election_started", to=action.peer)
-                self._call(action.peer, "election", "election",
-                           self.node.timing.election_answer_timeout, 0)
+                self._call(
+                    action.peer, "election", "election", self.node.timing.election_answer_timeout, 0
+                )
             elif isinstance(action, Announce):
                 self._announce()
             elif isinstance(action, Elected):
-                self.log.info("coordinator_elected", coordinator=action.coordinator,
-                              previous=action.previous, me=action.coordinator == self.node.name)
+                self.log.info(
+                    "coordinator_elected",
+                    coordinator=action.coordinator,
+                    previous=action.previous,
+                    me=action.coordinator == self.node.name,
+                )
                 self.routes.tell("clock", CoordinatorAnnounced(action.coordinator))

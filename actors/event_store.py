@@ -61,8 +61,18 @@ class EventStore:
                 pair = conversation(e.user, e.dst) if e.op == "message" else ""
                 cur = self.db.execute(
                     f"INSERT OR IGNORE INTO events ({COLUMNS}, pair) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (e.origin, e.seq, e.clock, e.op, e.user, e.channel, e.dst, e.message,
-                     e.timestamp, pair),
+                    (
+                        e.origin,
+                        e.seq,
+                        e.clock,
+                        e.op,
+                        e.user,
+                        e.channel,
+                        e.dst,
+                        e.message,
+                        e.timestamp,
+                        pair,
+                    ),
                 )
                 if cur.rowcount:
                     fresh.append(e)
@@ -99,9 +109,13 @@ class EventStore:
         return self._history("op = 'publish' AND channel = ?", (channel,), limit, before_clock)
 
     def private_history(self, a: str, b: str, limit: int, before_clock: int | None) -> list[Event]:
-        return self._history("op = 'message' AND pair = ?", (conversation(a, b),), limit, before_clock)
+        return self._history(
+            "op = 'message' AND pair = ?", (conversation(a, b),), limit, before_clock
+        )
 
-    def _history(self, where: str, args: tuple, limit: int, before_clock: int | None) -> list[Event]:
+    def _history(
+        self, where: str, args: tuple, limit: int, before_clock: int | None
+    ) -> list[Event]:
         if before_clock is not None:
             where += " AND clock < ?"
             args = (*args, before_clock)

@@ -37,8 +37,13 @@ class Event:
 
     def record(self) -> dict[str, Any]:
         """operationData on topic `replication`: the protocol's fields plus our id."""
-        base = {"id": self.id, "origin": self.origin, "seq": self.seq,
-                "timestamp": self.timestamp, "clock": self.clock}
+        base = {
+            "id": self.id,
+            "origin": self.origin,
+            "seq": self.seq,
+            "timestamp": self.timestamp,
+            "clock": self.clock,
+        }
         if self.op == "login":
             return {"user": self.user, **base}
         if self.op == "channel":
@@ -48,8 +53,14 @@ class Event:
         return {"src": self.user, "dst": self.dst, "message": self.message, **base}
 
     def history_entry(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"user": self.user, "src": self.user, "message": self.message,
-                                 "timestamp": self.timestamp, "clock": self.clock, "id": self.id}
+        entry: dict[str, Any] = {
+            "user": self.user,
+            "src": self.user,
+            "message": self.message,
+            "timestamp": self.timestamp,
+            "clock": self.clock,
+            "id": self.id,
+        }
         if self.op == "publish":
             entry["channel"] = self.channel
         else:
@@ -66,9 +77,13 @@ class Event:
             return None
         try:
             event = cls(
-                origin=str(raw["origin"]), seq=int(raw["seq"]), clock=int(raw["clock"]),
-                op=str(raw["op"]), user=str(raw.get("user", "")),
-                channel=str(raw.get("channel", "")), dst=str(raw.get("dst", "")),
+                origin=str(raw["origin"]),
+                seq=int(raw["seq"]),
+                clock=int(raw["clock"]),
+                op=str(raw["op"]),
+                user=str(raw.get("user", "")),
+                channel=str(raw.get("channel", "")),
+                dst=str(raw.get("dst", "")),
                 message=str(raw.get("message", "")),
                 timestamp=float(raw.get("timestamp", 0.0)),
             )
@@ -89,9 +104,13 @@ class Event:
         if record.get("id") != f"{origin}:{seq}":
             return None
         return cls(
-            origin=origin, seq=seq, clock=as_int(record.get("clock")), op=op,
+            origin=origin,
+            seq=seq,
+            clock=as_int(record.get("clock")),
+            op=op,
             user=str(record.get("user") or record.get("src") or ""),
-            channel=str(record.get("channel", "")), dst=str(record.get("dst", "")),
+            channel=str(record.get("channel", "")),
+            dst=str(record.get("dst", "")),
             message=str(record.get("message", "")),
             timestamp=to_seconds(record.get("timestamp")),
         )

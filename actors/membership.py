@@ -34,8 +34,15 @@ def parse_peers(items: Any, me: str) -> tuple[Peer, ...]:
 class MembershipActor(BaseActor):
     actor_name = "membership"
 
-    def __init__(self, node: Node, transport: Transport, routes: Routes,
-                 reference: str, advertise: str, first_view: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        node: Node,
+        transport: Transport,
+        routes: Routes,
+        reference: str,
+        advertise: str,
+        first_view: threading.Event | None = None,
+    ) -> None:
         super().__init__(node)
         self.first_view = first_view or threading.Event()
         self.transport = transport
@@ -49,15 +56,23 @@ class MembershipActor(BaseActor):
         self.reference_up = False
 
     def stats(self) -> dict[str, Any]:
-        return {"rank": self.rank, "reference_up": self.reference_up,
-                "peers": [p.name for p in self.peers]}
+        return {
+            "rank": self.rank,
+            "reference_up": self.reference_up,
+            "peers": [p.name for p in self.peers],
+        }
 
     def _call(self, service: str, data: dict[str, Any]) -> None:
         tell = self.routes.to("membership")
         timing = self.node.timing
-        self.transport.request(self.reference, service, data,
-                               lambda r: tell(PeerReply(service, "reference", r.ok, r.data)),
-                               timing.peer_timeout, timing.peer_retries)
+        self.transport.request(
+            self.reference,
+            service,
+            data,
+            lambda r: tell(PeerReply(service, "reference", r.ok, r.data)),
+            timing.peer_timeout,
+            timing.peer_retries,
+        )
 
     @handles(Tick)
     def _tick(self, _: Tick) -> None:

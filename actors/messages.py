@@ -18,6 +18,7 @@ class Peer:
 
 # ---- persistence ------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Append:
     """Store events durably; the persistence actor answers with Appended(tag, fresh)."""
@@ -58,6 +59,7 @@ class ServeSync:
 
 
 # ---- chat <-> replication ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ClientRequest:
@@ -129,6 +131,7 @@ class Tick:
 
 
 # ---- membership, election, clocks -------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Membership:

@@ -25,8 +25,13 @@ class Snapshot:
 class PersistenceActor(BaseActor):
     actor_name = "persistence"
 
-    def __init__(self, node: Node, path: Path | str, transport: Transport,
-                 on_appended: Callable[[Appended], None]) -> None:
+    def __init__(
+        self,
+        node: Node,
+        path: Path | str,
+        transport: Transport,
+        on_appended: Callable[[Appended], None],
+    ) -> None:
         super().__init__(node)
         self.path = path
         self.transport = transport
@@ -38,8 +43,9 @@ class PersistenceActor(BaseActor):
     def started(self) -> None:
         self.store = EventStore(self.path)
         self.heads = self.store.heads()
-        self.log.info("store_opened", path=str(self.path), events=sum(self.heads.values()),
-                      heads=self.heads)
+        self.log.info(
+            "store_opened", path=str(self.path), events=sum(self.heads.values()), heads=self.heads
+        )
 
     def on_stop(self) -> None:
         self._flush()
@@ -79,8 +85,9 @@ class PersistenceActor(BaseActor):
             events = self.store.channel_history(q.channel, q.limit, q.before_clock)
         else:
             events = self.store.private_history(q.user, q.peer, q.limit, q.before_clock)
-        self.transport.reply(q.inbound, {"status": codec.OK,
-                                         "messages": [e.history_entry() for e in events]})
+        self.transport.reply(
+            q.inbound, {"status": codec.OK, "messages": [e.history_entry() for e in events]}
+        )
 
     @handles(ServeSync)
     def _sync(self, q: ServeSync) -> None:
@@ -88,6 +95,12 @@ class PersistenceActor(BaseActor):
         self._flush()
         events = self.store.since(q.heads, q.limit + 1)
         more = len(events) > q.limit
-        self.transport.reply(q.inbound, {"status": codec.OK,
-                                         "events": [e.to_wire() for e in events[: q.limit]],
-                                         "more": more, "heads": dict(self.heads)})
+        self.transport.reply(
+            q.inbound,
+            {
+                "status": codec.OK,
+                "events": [e.to_wire() for e in events[: q.limit]],
+                "more": more,
+                "heads": dict(self.heads),
+            },
+        )

@@ -16,8 +16,13 @@ from transport.port import Transport
 class RegistryActor(BaseActor):
     actor_name = "registry"
 
-    def __init__(self, node: Node, transport: Transport, book_path: Path | None,
-                 now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        node: Node,
+        transport: Transport,
+        book_path: Path | None,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(node)
         self.transport = transport
         self.path = book_path

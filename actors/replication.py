@@ -48,8 +48,14 @@ OUTBOX_LIMIT = 200_000
 class ReplicationActor(BaseActor):
     actor_name = "replication"
 
-    def __init__(self, node: Node, transport: Transport, routes: Routes,
-                 heads: dict[str, int], now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        node: Node,
+        transport: Transport,
+        routes: Routes,
+        heads: dict[str, int],
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(node)
         self.transport = transport
         self.routes = routes
@@ -68,19 +74,30 @@ class ReplicationActor(BaseActor):
         self.syncs = itertools.count()
 
     def stats(self) -> dict[str, Any]:
-        return {"heads": dict(self.durable_heads), "lagging": sorted(self.tracker.lagging),
-                "pending_writes": len(self.tracker.pending), "outbox": len(self.outbox),
-                "last_catchup": self.last_catchup}
+        return {
+            "heads": dict(self.durable_heads),
+            "lagging": sorted(self.tracker.lagging),
+            "pending_writes": len(self.tracker.pending),
+            "outbox": len(self.outbox),
+            "last_catchup": self.last_catchup,
+        }
 
-    def _reply_to_self(self, purpose: str, peer: str, context: Any = None) -> Callable[[Response], None]:
+    def _reply_to_self(
+        self, purpose: str, peer: str, context: Any = None
+    ) -> Callable[[Response], None]:
         tell = self.routes.to("replication")
         return lambda r: tell(PeerReply(purpose, peer, r.ok, r.data, r.rtt, context))
 
     def _call(self, peer: Peer, service: str, data: dict[str, Any], context: Any = None) -> None:
         timing = self.node.timing
-        self.transport.request(peer.address, service, data,
-                               self._reply_to_self(service, peer.name, context),
-                               timing.peer_timeout * 4, timing.peer_retries)
+        self.transport.request(
+            peer.address,
+            service,
+            data,
+            self._reply_to_self(service, peer.name, context),
+            timing.peer_timeout * 4,
+            timing.peer_retries,
+        )
 
     # ---- membership -------------------------------------------------------------------
 
@@ -96,8 +113,14 @@ class ReplicationActor(BaseActor):
     @handles(LocalWrite)
     def _local_write(self, w: LocalWrite) -> None:
         me = self.node.name
-        event = Event(origin=me, seq=self.replica.next_seq(me), clock=self.node.lamport.tick(),
-                      op=w.op, timestamp=self.node.clock.now(), **w.fields)
+        event = Event(
+            origin=me,
+            seq=self.replica.next_seq(me),
+            clock=self.node.lamport.tick(),
+            op=w.op,
+            timestamp=self.node.clock.now(),
+            **w.fields,
+        )
         self.tracker.add(w.token, event, self.now())
         self.outbox[event.seq] = event
         self.routes.tell("persistence", Append((event,), ("local", event.seq)))
@@ -141,8 +164,13 @@ class ReplicationActor(BaseActor):
         for ack in done:
             if ack.degraded and self.peers:
                 self.log.warning("write_degraded", id=ack.event.id, copies=ack.copies)
-            self.log.info("write_acknowledged", id=ack.event.id, op=ack.event.op,
-                          copies=ack.copies, degraded=ack.degraded)
+            self.log.info(
+                "write_acknowledged",
+                id=ack.event.id,
+                op=ack.event.op,
+                copies=ack.copies,
+                degraded=ack.degraded,
+            )
             self.routes.tell("chat", WriteDone(ack.token, ack.event))
 
     # ---- storage callbacks ------------------------------------------------------------
@@ -154,9 +182,12 @@ class ReplicationActor(BaseActor):
         if kind == "local":
             for event in a.fresh:
                 self.tracker.durable(event.seq)
-                self.transport.publish(PUB, "replication",
-                                       replication_message(event, self.node.clock.now()),
-                                       clock=event.clock)
+                self.transport.publish(
+                    PUB,
+                    "replication",
+                    replication_message(event, self.node.clock.now()),
+                    clock=event.clock,
+                )
             self._check_acks()
             return
         if a.fresh:
@@ -174,10 +205,16 @@ class ReplicationActor(BaseActor):
         request = p.inbound.request
         if request.service == "sync":
             heads = request.data.get("heads")
-            heads = {str(k): codec.as_int(v) for k, v in heads.items()} if isinstance(heads, dict) else {}
+            heads = (
+                {str(k): codec.as_int(v) for k, v in heads.items()}
+                if isinstance(heads, dict)
+                else {}
+            )
             limit = codec.as_int(request.data.get("limit")) or self.node.timing.catchup_batch
-            self.routes.tell("persistence", ServeSync(p.inbound, heads,
-                                                      min(limit, self.node.timing.catchup_batch)))
+            self.routes.tell(
+                "persistence",
+                ServeSync(p.inbound, heads, min(limit, self.node.timing.catchup_batch)),
+            )
         elif request.service == "replicate":
             self._receive_push(p.inbound)
 
@@ -213,8 +250,11 @@ class ReplicationActor(BaseActor):
 
     def _sync_from(self, peer: Peer) -> None:
         self.refreshing.add(peer.name)
-        self._call(peer, "sync", {"heads": dict(self.replica.claimed),
-                                  "limit": self.node.timing.catchup_batch})
+        self._call(
+            peer,
+            "sync",
+            {"heads": dict(self.replica.claimed), "limit": self.node.timing.catchup_batch},
+        )
 
     def _on_sync_reply(self, r: PeerReply) -> None:
         if not r.ok or r.data.get("status") != codec.OK:
@@ -241,10 +281,17 @@ class ReplicationActor(BaseActor):
     def _round_finished(self) -> None:
         if self.round_events:
             elapsed = time.monotonic() - self.round_started
-            self.last_catchup = {"events": self.round_events, "seconds": round(elapsed, 3),
-                                 "at": self.node.clock.now()}
-            self.log.info("catchup_done", events=self.round_events, seconds=round(elapsed, 3),
-                          heads=self.durable_heads)
+            self.last_catchup = {
+                "events": self.round_events,
+                "seconds": round(elapsed, 3),
+                "at": self.node.clock.now(),
+            }
+            self.log.info(
+                "catchup_done",
+                events=self.round_events,
+                seconds=round(elapsed, 3),
+                heads=self.durable_heads,
+            )
         self.round_events = 0
         callbacks, self.on_refreshed = self.on_refreshed, []
         for callback in callbacks:

@@ -73,8 +73,11 @@ def to_delivery(topic: str, message: dict[str, Any]) -> Delivery:
 
     private = message.get("type") == "private" or message.get("service") == "message"
     return Delivery(
-        topic=topic, kind="private" if private else "channel",
-        user=pick("user", "src", "from"), channel=pick("channel"), dst=pick("dst", "to"),
+        topic=topic,
+        kind="private" if private else "channel",
+        user=pick("user", "src", "from"),
+        channel=pick("channel"),
+        dst=pick("dst", "to"),
         message=pick("message"),
         timestamp=to_seconds(message.get("timestamp", data.get("timestamp"))),
         clock=clock_of(message),
@@ -84,8 +87,9 @@ def to_delivery(topic: str, message: dict[str, Any]) -> Delivery:
 class SessionActor(BaseActor):
     actor_name = "session"
 
-    def __init__(self, node: Node, transport: Transport, broker: str,
-                 on_delivery: Callable[[Delivery], None]) -> None:
+    def __init__(
+        self, node: Node, transport: Transport, broker: str, on_delivery: Callable[[Delivery], None]
+    ) -> None:
         super().__init__(node)
         self.transport = transport
         self.broker = broker
@@ -97,19 +101,26 @@ class SessionActor(BaseActor):
     def _call(self, c: Call) -> None:
         tell = self.actor_ref.tell
         timing = self.node.timing
-        self.transport.request(self.broker, c.service, c.data,
-                               lambda r: tell(CallDone(r, c.result)),
-                               timing.request_timeout, timing.request_retries)
+        self.transport.request(
+            self.broker,
+            c.service,
+            c.data,
+            lambda r: tell(CallDone(r, c.result)),
+            timing.request_timeout,
+            timing.request_retries,
+        )
 
     @handles(CallDone)
     def _done(self, d: CallDone) -> None:
         if d.response.ok:
             d.result.set_result(d.response.data)
         else:
-            self.log.warning("cluster_unreachable", service=d.response.service,
-                             reason=d.response.error)
-            d.result.set_exception(Unreachable(
-                f"no answer from the cluster at {self.broker} ({d.response.error})"))
+            self.log.warning(
+                "cluster_unreachable", service=d.response.service, reason=d.response.error
+            )
+            d.result.set_exception(
+                Unreachable(f"no answer from the cluster at {self.broker} ({d.response.error})")
+            )
 
     @handles(Subscribe)
     def _subscribe(self, s: Subscribe) -> None:

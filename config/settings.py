@@ -69,7 +69,10 @@ def add_options(parser: argparse.ArgumentParser, role: str) -> None:
         raw = os.environ.get(opt.env)
         default = opt.type(raw) if raw is not None else opt.default
         parser.add_argument(
-            opt.flag, dest=opt.dest, type=opt.type, default=default,
+            opt.flag,
+            dest=opt.dest,
+            type=opt.type,
+            default=default,
             help=f"{opt.help} (env {opt.env}, default {opt.default!r})",
         )
 
@@ -113,7 +116,12 @@ def node_name(ns: argparse.Namespace) -> str:
 
 def server_settings(ns: argparse.Namespace) -> ServerSettings:
     return ServerSettings(
-        name=node_name(ns), data_dir=Path(ns.data_dir), broker_backend=ns.broker_backend,
-        proxy_pub=ns.proxy_pub, proxy_sub=ns.proxy_sub, reference=ns.reference,
-        peer_bind=ns.peer_bind, advertise=ns.advertise,
+        name=node_name(ns),
+        data_dir=Path(ns.data_dir),
+        broker_backend=ns.broker_backend,
+        proxy_pub=ns.proxy_pub,
+        proxy_sub=ns.proxy_sub,
+        reference=ns.reference,
+        peer_bind=ns.peer_bind,
+        advertise=ns.advertise,
     )

@@ -69,11 +69,7 @@ class Timing:
 
     def scaled(self, factor: float) -> Timing:
         """All durations multiplied by factor (tests run faster clusters this way)."""
-        fields = {
-            k: v * factor
-            for k, v in self.__dict__.items()
-            if isinstance(v, float)
-        }
+        fields = {k: v * factor for k, v in self.__dict__.items() if isinstance(v, float)}
         return replace(self, **fields)
 
 

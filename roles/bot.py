@@ -20,12 +20,15 @@ def random_name(prefix: str = "bot") -> str:
 
 
 def on_delivery(d: Delivery) -> None:
-    log.info("message_received", kind=d.kind, topic=d.topic, user=d.user, text=d.message,
-             clock=d.clock)
+    log.info(
+        "message_received", kind=d.kind, topic=d.topic, user=d.user, text=d.message, clock=d.clock
+    )
 
 
 class Bot:
-    def __init__(self, client: ChatClient, user: str, interval: float, stop: threading.Event) -> None:
+    def __init__(
+        self, client: ChatClient, user: str, interval: float, stop: threading.Event
+    ) -> None:
         self.client, self.user, self.interval, self.stop = client, user, interval, stop
         self.sent = 0
 
@@ -60,7 +63,11 @@ class Bot:
             text = " ".join(random.choices(WORDS, k=4))
             reply = self.client.call("publish", user=self.user, channel=channel, message=text)
             self.sent += 1
-            log.info("bot_published", channel=channel, status=reply.get("status"),
-                     error=reply.get("message") if reply.get("status") == "erro" else None)
+            log.info(
+                "bot_published",
+                channel=channel,
+                status=reply.get("status"),
+                error=reply.get("message") if reply.get("status") == "erro" else None,
+            )
             self.stop.wait(self.interval)
         self.client.subscribe(channel, on=False)

@@ -16,13 +16,18 @@ __all__ = ["ChatClient", "Delivery", "Unreachable"]
 
 
 class ChatClient:
-    def __init__(self, broker: str, proxy_sub: str, on_delivery: Callable[[Delivery], None],
-                 node: Node | None = None, timing: Timing = DEFAULT_TIMING) -> None:
+    def __init__(
+        self,
+        broker: str,
+        proxy_sub: str,
+        on_delivery: Callable[[Delivery], None],
+        node: Node | None = None,
+        timing: Timing = DEFAULT_TIMING,
+    ) -> None:
         self.node = node or Node("client", "client", timing=timing)
         self.pump = Pump(self.node.role, self.node.name, self.node.lamport, self.node.clock)
         self.session = SessionActor.start(self.node, self.pump, broker, on_delivery)
-        self.pump.subscriber("sub", proxy_sub, [],
-                             lambda pub: self.session.tell(Incoming(pub)))
+        self.pump.subscriber("sub", proxy_sub, [], lambda pub: self.session.tell(Incoming(pub)))
         self.pump.start()
         self.user = ""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -64,8 +65,9 @@ def run_bot(ns: argparse.Namespace) -> None:
     assembly = Assembly()
     assembly.add("client", client.close)
     assembly.add("bot", stop.set)
-    worker = threading.Thread(target=Bot(client, user, ns.interval, stop).run, name="bot",
-                              daemon=True)
+    worker = threading.Thread(
+        target=Bot(client, user, ns.interval, stop).run, name="bot", daemon=True
+    )
     worker.start()
     run_until_signal(assembly)
 
@@ -73,20 +75,18 @@ def run_bot(ns: argparse.Namespace) -> None:
 def run_client(ns: argparse.Namespace) -> None:
     from roles import client
 
-    bbs_logging.configure("client", node_name(ns), None, "json", ns.log_file,
-                          stream=open("/dev/null", "w"))  # noqa: SIM115 - the UI owns the terminal
-    client.main(ns)
-
-
-def run_up(argv: list[str]) -> None:
-    from roles import cluster
-
-    cluster.main(argv)
+    with open(os.devnull, "w") as quiet:  # the UI owns the terminal; logs go to --log-file
+        bbs_logging.configure("client", node_name(ns), None, "json", ns.log_file, stream=quiet)
+        client.main(ns)
 
 
 RUNNERS: dict[str, Callable[[argparse.Namespace], None]] = {
-    "broker": run_broker, "proxy": run_proxy, "reference": run_reference,
-    "server": run_server, "client": run_client, "bot": run_bot,
+    "broker": run_broker,
+    "proxy": run_proxy,
+    "reference": run_reference,
+    "server": run_server,
+    "client": run_client,
+    "bot": run_bot,
 }
 
 
@@ -95,14 +95,36 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     for role in ROLE_OPTIONS:
         add_options(sub.add_parser(role, help=f"run the {role}"), role)
-    sub.add_parser("up", help="run the whole cluster locally (see bbs up --help)", add_help=False)
+    for tool, what in (
+        ("up", "run the whole cluster locally"),
+        ("logs", "merge and check JSON logs"),
+        ("status", "one table of the cluster's state"),
+        ("bench", "benchmarks"),
+    ):
+        sub.add_parser(tool, help=f"{what} (see bbs {tool} --help)", add_help=False)
     return top
+
+
+def run_tool(name: str, argv: list[str]) -> None:
+    """Subcommands with parsers of their own: `up`, `logs`, `status`, `bench`."""
+    import importlib
+
+    module = {
+        "up": "roles.cluster",
+        "logs": "ops.logs",
+        "status": "ops.status",
+        "bench": "bench.__main__",
+    }[name]
+    importlib.import_module(module).main(argv)
+
+
+TOOLS = ("up", "logs", "status", "bench")
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "up":
-        run_up(argv[1:])
+    if argv and argv[0] in TOOLS:
+        run_tool(argv[0], argv[1:])
         return
     ns = parser().parse_args(argv)
     RUNNERS[ns.command](ns)

@@ -45,25 +45,44 @@ class Topology:
         """(process name, bbs arguments) in start order."""
         b = self.base_port
         out = [
-            ("broker", ["broker", f"--frontend-bind=tcp://*:{b}", f"--backend-bind=tcp://*:{b + 1}"]),
+            (
+                "broker",
+                ["broker", f"--frontend-bind=tcp://*:{b}", f"--backend-bind=tcp://*:{b + 1}"],
+            ),
             ("proxy", ["proxy", f"--xsub-bind=tcp://*:{b + 2}", f"--xpub-bind=tcp://*:{b + 3}"]),
-            ("reference", ["reference", f"--reference-bind=tcp://*:{b + 4}",
-                           f"--data-dir={self.data_dir}"]),
+            (
+                "reference",
+                ["reference", f"--reference-bind=tcp://*:{b + 4}", f"--data-dir={self.data_dir}"],
+            ),
         ]
         for i in range(self.servers):
             out.append((self.server_name(i), self.server_args(i)))
         for i in range(self.bots):
-            out.append((f"bot-{i}", ["bot", f"--broker={self.broker}",
-                                     f"--proxy-sub={self.proxy_sub}",
-                                     f"--interval={self.bot_interval}"]))
+            out.append(
+                (
+                    f"bot-{i}",
+                    [
+                        "bot",
+                        f"--broker={self.broker}",
+                        f"--proxy-sub={self.proxy_sub}",
+                        f"--interval={self.bot_interval}",
+                    ],
+                )
+            )
         return out
 
     def server_args(self, i: int) -> list[str]:
         port = self.base_port + 5 + i
-        return ["server", f"--broker-backend={self.endpoint(1)}", f"--proxy-pub={self.endpoint(2)}",
-                f"--proxy-sub={self.proxy_sub}", f"--reference={self.endpoint(4)}",
-                f"--peer-bind=tcp://*:{port}", f"--advertise=tcp://{self.host}:{port}",
-                f"--data-dir={self.data_dir}"]
+        return [
+            "server",
+            f"--broker-backend={self.endpoint(1)}",
+            f"--proxy-pub={self.endpoint(2)}",
+            f"--proxy-sub={self.proxy_sub}",
+            f"--reference={self.endpoint(4)}",
+            f"--peer-bind=tcp://*:{port}",
+            f"--advertise=tcp://{self.host}:{port}",
+            f"--data-dir={self.data_dir}",
+        ]
 
 
 class Cluster:
@@ -86,7 +105,10 @@ class Cluster:
         log = open(self.log_dir / f"{name}.jsonl", "ab")  # noqa: SIM115 - the child keeps it
         proc = subprocess.Popen(
             [sys.executable, "-m", "roles.cli", *args, f"--name={name}", "--log-format=json"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
         log.close()
         self.procs[name] = proc
@@ -115,25 +137,38 @@ class Cluster:
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="bbs up", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="bbs up", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--base-port", type=int, default=int(os.environ.get("BBS_BASE_PORT", 5555)))
     parser.add_argument("--data-dir", default=os.environ.get("BBS_DATA_DIR", "data"))
     parser.add_argument("--servers", type=int, default=3)
     parser.add_argument("--bots", type=int, default=2)
     parser.add_argument("--bot-interval", type=float, default=1.0)
     ns = parser.parse_args(argv)
-    topology = Topology(base_port=ns.base_port, servers=ns.servers, bots=ns.bots,
-                        data_dir=Path(ns.data_dir), bot_interval=ns.bot_interval)
+    topology = Topology(
+        base_port=ns.base_port,
+        servers=ns.servers,
+        bots=ns.bots,
+        data_dir=Path(ns.data_dir),
+        bot_interval=ns.bot_interval,
+    )
     cluster = Cluster(topology).start()
     print(f"BBS cluster up: {ns.servers} servers, {ns.bots} bots")
-    for offset, what in ((0, "broker (clients)"), (1, "broker (servers)"), (2, "proxy (XSUB)"),
-                         (3, "proxy (XPUB)"), (4, "reference")):
+    for offset, what in (
+        (0, "broker (clients)"),
+        (1, "broker (servers)"),
+        (2, "proxy (XSUB)"),
+        (3, "proxy (XPUB)"),
+        (4, "reference"),
+    ):
         print(f"  {what:18} {topology.endpoint(offset)}")
     for i in range(ns.servers):
         print(f"  {topology.server_name(i):18} {topology.endpoint(5 + i)}")
     print(f"  logs               {cluster.log_dir}/")
-    print(f"Attach a client:  bbs client --broker={topology.broker} --proxy-sub={topology.proxy_sub}")
+    print(
+        f"Attach a client:  bbs client --broker={topology.broker} --proxy-sub={topology.proxy_sub}"
+    )
     print("Ctrl-C stops the cluster.", flush=True)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -19,8 +19,13 @@ def build(node: Node, bind: str, data_dir: str = "") -> Assembly:
     if book is not None:
         book.parent.mkdir(parents=True, exist_ok=True)
     registry = assembly.add_actor("registry", RegistryActor.start(node, pump, book))
-    pump.serve("servers", bind, bind=True, hops=1,
-               on_request=lambda inbound: registry.tell(ClientRequest(inbound)))
+    pump.serve(
+        "servers",
+        bind,
+        bind=True,
+        hops=1,
+        on_request=lambda inbound: registry.tell(ClientRequest(inbound)),
+    )
     pump.start()
     assembly.add("pump", pump.stop)
     scheduler = Scheduler()

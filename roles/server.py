@@ -32,8 +32,12 @@ from transport.pump import Inbound, Publication, Pump
 log = structlog.get_logger()
 
 PEER_SERVICES = {
-    "election": "election", "clock": "clock", "adjust": "clock",
-    "replicate": "replication", "sync": "replication", "status": "status",
+    "election": "election",
+    "clock": "clock",
+    "adjust": "clock",
+    "replicate": "replication",
+    "sync": "replication",
+    "status": "status",
 }
 
 
@@ -55,8 +59,15 @@ class Server:
         membership = self.refs["membership"].proxy().stats().get(timeout=2)
         clock = self.refs["clock"].proxy().stats().get(timeout=2)
         coordinator = self.refs["election"].proxy().coordinator.get(timeout=2)
-        return {"name": self.node.name, "lamport": self.node.lamport.value,
-                "coordinator": coordinator, **membership, **clock, **replication, **chat}
+        return {
+            "name": self.node.name,
+            "lamport": self.node.lamport.value,
+            "coordinator": coordinator,
+            **membership,
+            **clock,
+            **replication,
+            **chat,
+        }
 
 
 def _on_publication(routes: Routes, pub: Publication) -> None:
@@ -81,8 +92,10 @@ def build(settings: ServerSettings, node: Node | None = None) -> Server:
     scheduler = Scheduler()
     first_view = threading.Event()
 
-    persistence = assembly.add_actor("persistence", PersistenceActor.start(
-        node, settings.db_path, pump, routes.to("replication")))
+    persistence = assembly.add_actor(
+        "persistence",
+        PersistenceActor.start(node, settings.db_path, pump, routes.to("replication")),
+    )
     snapshot = persistence.proxy().snapshot().get()
     refs: dict[str, Any] = {
         "persistence": persistence,
@@ -90,8 +103,9 @@ def build(settings: ServerSettings, node: Node | None = None) -> Server:
         "chat": ChatActor.start(node, pump, routes, snapshot.users, snapshot.channels),
         "election": ElectionActor.start(node, pump, routes),
         "clock": ClockSyncActor.start(node, pump, routes),
-        "membership": MembershipActor.start(node, pump, routes, settings.reference,
-                                            settings.advertised, first_view),
+        "membership": MembershipActor.start(
+            node, pump, routes, settings.reference, settings.advertised, first_view
+        ),
     }
     for name, ref in refs.items():
         if name != "persistence":
@@ -100,9 +114,11 @@ def build(settings: ServerSettings, node: Node | None = None) -> Server:
     server = Server(node, settings, assembly, pump, routes, refs)
 
     def answer_status(p: PeerRequest) -> None:  # asks actors, so never on the pump thread
-        threading.Thread(target=lambda: pump.reply(p.inbound, {"status": codec.OK,
-                                                               **server.status()}),
-                         name="status", daemon=True).start()
+        threading.Thread(
+            target=lambda: pump.reply(p.inbound, {"status": codec.OK, **server.status()}),
+            name="status",
+            daemon=True,
+        ).start()
 
     routes.add("status", answer_status)
 
@@ -115,8 +131,12 @@ def build(settings: ServerSettings, node: Node | None = None) -> Server:
 
     pump.serve("peer", settings.peer_bind, bind=True, hops=1, on_request=on_peer_request)
     pump.publisher("pub", settings.proxy_pub)
-    pump.subscriber("sub", settings.proxy_sub, ["servers", "replication"],
-                    lambda pub: _on_publication(routes, pub))
+    pump.subscriber(
+        "sub",
+        settings.proxy_sub,
+        ["servers", "replication"],
+        lambda pub: _on_publication(routes, pub),
+    )
     pump.start()
     assembly.add("pump", pump.stop)
     assembly.add("scheduler", scheduler.stop)
@@ -136,8 +156,17 @@ def build(settings: ServerSettings, node: Node | None = None) -> Server:
     every(0.1, "election", "election")
     every(timing.coordinator_check_interval, "election", "check")
     every(timing.clock_sync_interval, "clock", "sync")
-    pump.serve("clients", settings.broker_backend, bind=False, hops=2,
-               on_request=lambda inbound: routes.tell("chat", ClientRequest(inbound)))
-    log.info("server_serving", broker=settings.broker_backend, peer=settings.advertised,
-             db=str(settings.db_path))
+    pump.serve(
+        "clients",
+        settings.broker_backend,
+        bind=False,
+        hops=2,
+        on_request=lambda inbound: routes.tell("chat", ClientRequest(inbound)),
+    )
+    log.info(
+        "server_serving",
+        broker=settings.broker_backend,
+        peer=settings.advertised,
+        db=str(settings.db_path),
+    )
     return server

@@ -127,7 +127,9 @@ def decode_request(payload: bytes) -> Request:
     return Request(service=service, data=data, clock=clock_of(obj), fmt=fmt)
 
 
-def encode(service: str, data: dict[str, Any], clock: int, timestamp: float, fmt: str = MSGPACK) -> bytes:
+def encode(
+    service: str, data: dict[str, Any], clock: int, timestamp: float, fmt: str = MSGPACK
+) -> bytes:
     body = {**data, "timestamp": timestamp, "clock": clock}
     return pack({"service": service, "data": body, "clock": clock}, fmt)
 
@@ -137,6 +139,7 @@ def error_data(text: str) -> dict[str, str]:
 
 
 # ---- field access -------------------------------------------------------------------------
+
 
 def first(data: dict[str, Any], *names: str) -> Any:
     for name in names:
@@ -176,7 +179,9 @@ def require_message(data: dict[str, Any]) -> str:
     return text
 
 
-def optional_int(data: dict[str, Any], name: str, default: int | None, lo: int, hi: int) -> int | None:
+def optional_int(
+    data: dict[str, Any], name: str, default: int | None, lo: int, hi: int
+) -> int | None:
     value = data.get(name)
     if value is None:
         return default
@@ -188,6 +193,7 @@ def optional_int(data: dict[str, Any], name: str, default: int | None, lo: int, 
 
 
 # ---- publications -------------------------------------------------------------------------
+
 
 def split_publication(frames: list[bytes]) -> tuple[str, bytes] | None:
     """(topic, payload) of a publication: two frames, or one 'topic payload' frame."""

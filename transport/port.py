@@ -11,11 +11,19 @@ from transport.pump import Inbound, Response
 class Transport(Protocol):
     def reply(self, inbound: Inbound, data: dict[str, Any]) -> None: ...
 
-    def publish(self, key: str, topic: str, message: dict[str, Any],
-                clock: int | None = None) -> None: ...
+    def publish(
+        self, key: str, topic: str, message: dict[str, Any], clock: int | None = None
+    ) -> None: ...
 
-    def request(self, endpoint: str, service: str, data: dict[str, Any],
-                on_done: Callable[[Response], None], timeout: float, retries: int) -> None: ...
+    def request(
+        self,
+        endpoint: str,
+        service: str,
+        data: dict[str, Any],
+        on_done: Callable[[Response], None],
+        timeout: float,
+        retries: int,
+    ) -> None: ...
 
     def subscribe(self, key: str, topic: str, on: bool = True) -> None: ...
 

@@ -8,6 +8,7 @@ receives and ticks the clock for everything it sends.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import queue
@@ -77,6 +78,8 @@ class _Pending:
     fmt: str
     service: str
     deadline: float
+    clock: int = 0
+    received: float = 0.0
 
 
 @dataclass
@@ -130,13 +133,12 @@ class Pump:
 
     def _submit(self, command: Callable[[], None]) -> None:
         self._commands.put(command)
-        try:
+        with contextlib.suppress(BlockingIOError):  # a full pipe means the pump is awake
             os.write(self._wake_w, b"x")
-        except (BlockingIOError, OSError):
-            pass  # the pipe is full, so the pump is already awake
 
-    def serve(self, key: str, endpoint: str, bind: bool, hops: int,
-              on_request: Callable[[Inbound], None]) -> None:
+    def serve(
+        self, key: str, endpoint: str, bind: bool, hops: int, on_request: Callable[[Inbound], None]
+    ) -> None:
         """A ROUTER socket answering requests; `hops` routing frames precede the delimiter
         (1 when peers connect directly, 2 behind the broker's DEALER)."""
         self._submit(lambda: self._open_router(key, endpoint, bind, hops, on_request))
@@ -144,8 +146,13 @@ class Pump:
     def publisher(self, key: str, endpoint: str) -> None:
         self._submit(lambda: self._open_pub(key, endpoint))
 
-    def subscriber(self, key: str, endpoint: str, topics: list[str],
-                   on_publication: Callable[[Publication], None]) -> None:
+    def subscriber(
+        self,
+        key: str,
+        endpoint: str,
+        topics: list[str],
+        on_publication: Callable[[Publication], None],
+    ) -> None:
         self._submit(lambda: self._open_sub(key, endpoint, topics, on_publication))
 
     def subscribe(self, key: str, topic: str, on: bool = True) -> None:
@@ -155,11 +162,20 @@ class Pump:
     def reply(self, inbound: Inbound, data: dict[str, Any]) -> None:
         self._submit(lambda: self._send_reply(inbound.token, data))
 
-    def publish(self, key: str, topic: str, message: dict[str, Any], clock: int | None = None) -> None:
+    def publish(
+        self, key: str, topic: str, message: dict[str, Any], clock: int | None = None
+    ) -> None:
         self._submit(lambda: self._send_publication(key, topic, message, clock))
 
-    def request(self, endpoint: str, service: str, data: dict[str, Any],
-                on_done: Callable[[Response], None], timeout: float, retries: int) -> None:
+    def request(
+        self,
+        endpoint: str,
+        service: str,
+        data: dict[str, Any],
+        on_done: Callable[[Response], None],
+        timeout: float,
+        retries: int,
+    ) -> None:
         call = _Call(endpoint, service, data, on_done, timeout, retries)
         self._submit(lambda: self._enqueue_call(call))
 
@@ -178,14 +194,17 @@ class Pump:
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
         return sock
 
-    def _register(self, key: str, sock: zmq.Socket, handler: Callable[[list[bytes]], None] | None) -> None:
+    def _register(
+        self, key: str, sock: zmq.Socket, handler: Callable[[list[bytes]], None] | None
+    ) -> None:
         self._named[key] = sock
         if handler is not None:
             self._handlers[sock] = handler
             self._poller.register(sock, zmq.POLLIN)
 
-    def _open_router(self, key: str, endpoint: str, bind: bool, hops: int,
-                     on_request: Callable[[Inbound], None]) -> None:
+    def _open_router(
+        self, key: str, endpoint: str, bind: bool, hops: int, on_request: Callable[[Inbound], None]
+    ) -> None:
         sock = self._socket(zmq.ROUTER)
         sock.bind(endpoint) if bind else sock.connect(endpoint)
         self._register(key, sock, lambda frames: self._on_request(key, hops, frames, on_request))
@@ -195,8 +214,13 @@ class Pump:
         sock.connect(endpoint)
         self._register(key, sock, None)
 
-    def _open_sub(self, key: str, endpoint: str, topics: list[str],
-                  on_publication: Callable[[Publication], None]) -> None:
+    def _open_sub(
+        self,
+        key: str,
+        endpoint: str,
+        topics: list[str],
+        on_publication: Callable[[Publication], None],
+    ) -> None:
         sock = self._socket(zmq.SUB)
         for topic in topics:
             sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
@@ -264,8 +288,9 @@ class Pump:
 
     # ---- serving ----------------------------------------------------------------------
 
-    def _on_request(self, key: str, hops: int, frames: list[bytes],
-                    on_request: Callable[[Inbound], None]) -> None:
+    def _on_request(
+        self, key: str, hops: int, frames: list[bytes], on_request: Callable[[Inbound], None]
+    ) -> None:
         cut = hops + 1 if len(frames) > hops and frames[hops] == b"" else hops
         envelope, body = frames[:cut], frames[cut:]
         if not body:
@@ -274,21 +299,41 @@ class Pump:
         try:
             request = codec.decode_request(body[-1])
         except codec.DecodeError as exc:
-            self._pending[token] = _Pending(key, envelope, codec.MSGPACK, "unknown", 0.0)
+            self._pending[token] = _Pending(
+                key, envelope, codec.MSGPACK, "unknown", 0.0, received=time.monotonic()
+            )
             log.warning("request_rejected", reason=str(exc), size=len(body[-1]))
             self._send_reply(token, codec.error_data(str(exc)))
             return
         self.lamport.merge(request.clock)
-        deadline = time.monotonic() + self.request_deadline
-        self._pending[token] = _Pending(key, envelope, request.fmt, request.service, deadline)
+        now = time.monotonic()
+        self._pending[token] = _Pending(
+            key,
+            envelope,
+            request.fmt,
+            request.service,
+            now + self.request_deadline,
+            request.clock,
+            now,
+        )
         on_request(Inbound(key, token, request))
 
     def _send_reply(self, token: int, data: dict[str, Any]) -> None:
         pending = self._pending.pop(token, None)
         if pending is None:
             return  # already answered (late reply after the deadline reply)
-        payload = codec.encode(pending.service, data, self.lamport.tick(), self.clock.now(), pending.fmt)
+        clock = self.lamport.tick()
+        payload = codec.encode(pending.service, data, clock, self.clock.now(), pending.fmt)
         self._named[pending.key].send_multipart([*pending.envelope, payload])
+        log.info(
+            "request_handled",
+            socket=pending.key,
+            service=pending.service,
+            status=data.get("status"),
+            request_clock=pending.clock,
+            reply_clock=clock,
+            latency_ms=round((time.monotonic() - pending.received) * 1000, 3),
+        )
 
     def _check_deadlines(self) -> None:
         now = time.monotonic()
@@ -300,15 +345,18 @@ class Pump:
 
     # ---- publications -----------------------------------------------------------------
 
-    def _send_publication(self, key: str, topic: str, message: dict[str, Any], clock: int | None) -> None:
+    def _send_publication(
+        self, key: str, topic: str, message: dict[str, Any], clock: int | None
+    ) -> None:
         stamp = clock if clock is not None else self.lamport.tick()
         body = {**message, "clock": stamp}
         if isinstance(body.get("data"), dict):
             body["data"] = {**body["data"], "clock": stamp}
         self._named[key].send_multipart([topic.encode(), codec.pack(body)])
 
-    def _on_publication(self, key: str, frames: list[bytes],
-                        on_publication: Callable[[Publication], None]) -> None:
+    def _on_publication(
+        self, key: str, frames: list[bytes], on_publication: Callable[[Publication], None]
+    ) -> None:
         split = codec.split_publication(frames)
         if split is None:
             return
@@ -386,7 +434,9 @@ class Pump:
                 self._reopen(endpoint, channel).send(call.payload)
             elif verdict is Verdict.GIVE_UP:
                 self._reopen(endpoint, channel)
-                self._finish_call(endpoint, Response(False, endpoint, call.service, error="timeout"))
+                self._finish_call(
+                    endpoint, Response(False, endpoint, call.service, error="timeout")
+                )
 
     def _drop_channel(self, endpoint: str, reason: str) -> None:
         channel = self._channels.pop(endpoint, None)
