@@ -50,9 +50,16 @@ class Bully:
     def set_membership(self, rank: int | None, ranks: dict[str, int], now: float) -> list[Action]:
         self.rank = rank
         self.ranks = {n: r for n, r in ranks.items() if n != self.name}
-        if self.coordinator is None and self.phase is Phase.IDLE:
+        if self.phase is Phase.IDLE and (
+            self.coordinator is None or self._outranks(self.coordinator)
+        ):
             return self.start(now)
         return []
+
+    def _outranks(self, name: str) -> bool:
+        """True when `name` is a known server ranked below us (so it must not lead)."""
+        rank = self.ranks.get(name)
+        return name != self.name and rank is not None and self.rank is not None and rank < self.rank
 
     def start(self, now: float) -> list[Action]:
         if self.rank is None:
@@ -85,8 +92,7 @@ class Bully:
         return self.start(now) if self.phase is Phase.IDLE else []
 
     def on_announce(self, name: str, now: float) -> list[Action]:
-        rank = self.rank if name == self.name else self.ranks.get(name)
-        if name != self.name and rank is not None and self.rank is not None and rank < self.rank:
+        if self._outranks(name):
             return self.start(now)  # a lower server claims it: bully it
         return self._set_coordinator(name)
 

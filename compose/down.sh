@@ -5,6 +5,7 @@
 # Env: COMPOSE_PROJECT_NAME (default bbs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v podman >/dev/null || { echo "no podman here: nothing to tear down"; exit 0; }
 project=${COMPOSE_PROJECT_NAME:-bbs}
 volumes=-v
 [[ ${1:-} == --keep-volumes ]] && volumes=

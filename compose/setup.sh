@@ -50,13 +50,12 @@ if [[ ${BBS_REBUILD_BASE:-} == 1 ]] || ! podman image exists "$base"; then
     mirror=${mirror:-http://deb.debian.org/debian}
     log "debootstrap bookworm from $mirror -> $base"
     root=$(mktemp -d /var/tmp/bbs-rootfs.XXXXXX)
-    trap 'rm -rf "$root"' EXIT
+    trap 'rm -rf "$root" "$root.log"' EXIT
     debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,python3-cffi-backend \
         bookworm "$root" "$mirror" >"$root.log" 2>&1 || { tail -20 "$root.log"; exit 1; }
-    rm -f "$root.log"
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
     tar -C "$root" -c . | podman import -q --change 'CMD ["bash"]' - "$base" >/dev/null
-    rm -rf "$root"
+    rm -rf "$root" "$root.log"
     trap - EXIT
 fi
 

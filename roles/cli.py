@@ -51,6 +51,7 @@ def run_server(ns: argparse.Namespace) -> None:
     from roles import server
 
     node = _node("server", ns)
+    node.clock.skew = ns.clock_skew
     run_until_signal(server.build(server_settings(ns), node).assembly)
 
 

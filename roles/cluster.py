@@ -26,6 +26,7 @@ class Topology:
     data_dir: Path = Path("data")
     bot_interval: float = 1.0
     extra_env: dict[str, str] = field(default_factory=dict)
+    clock_skews: tuple[float, ...] = ()
 
     def endpoint(self, offset: int) -> str:
         return f"tcp://{self.host}:{self.base_port + offset}"
@@ -82,6 +83,7 @@ class Topology:
             f"--peer-bind=tcp://*:{port}",
             f"--advertise=tcp://{self.host}:{port}",
             f"--data-dir={self.data_dir}",
+            f"--clock-skew={self.clock_skews[i] if i < len(self.clock_skews) else 0.0}",
         ]
 
 

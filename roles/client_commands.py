@@ -1,0 +1,258 @@
+"""What the interactive client understands and shows, as pure functions (no terminal, no I/O):
+a typed line becomes a Command; replies, deliveries and history entries become text lines."""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from actors.session import Delivery
+from transport.codec import to_seconds
+
+HISTORY_LIMIT = 20
+
+HELP = """\
+commands:
+  /join CHANNEL            join a channel (created if new), make it current, show its last posts
+  /leave [CHANNEL]         leave the current channel (or CHANNEL)
+  /channels                list the channels
+  /users                   list the users
+  /msg USER TEXT           send a private message to USER
+  /history [CHANNEL|USER]  recent posts of a channel (default: the current one),
+                           or your private conversation with USER (#name forces a channel)
+  /help                    this help
+  /quit                    leave the chat (also Ctrl-D or Ctrl-C)
+  TEXT                     post TEXT to the current channel (//TEXT posts a line starting with /)"""
+
+
+# ---- commands -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Join:
+    channel: str
+
+
+@dataclass(frozen=True)
+class Leave:
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class ListChannels:
+    pass
+
+
+@dataclass(frozen=True)
+class ListUsers:
+    pass
+
+
+@dataclass(frozen=True)
+class Msg:
+    user: str
+    text: str
+
+
+@dataclass(frozen=True)
+class History:
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Quit:
+    pass
+
+
+@dataclass(frozen=True)
+class Post:
+    text: str
+
+
+@dataclass(frozen=True)
+class Invalid:
+    error: str
+
+
+Command = Join | Leave | ListChannels | ListUsers | Msg | History | Help | Quit | Post | Invalid
+
+USAGE = {
+    "join": "/join CHANNEL",
+    "leave": "/leave [CHANNEL]",
+    "channels": "/channels",
+    "users": "/users",
+    "msg": "/msg USER TEXT",
+    "history": "/history [CHANNEL|USER]",
+    "help": "/help",
+    "quit": "/quit",
+}
+ALIASES = {"j": "join", "part": "leave", "list": "channels", "who": "users", "names": "users",
+           "m": "msg", "query": "msg", "h": "help", "q": "quit", "exit": "quit"}
+
+
+def _channel(word: str) -> str:
+    # IRC habit: "/join #geral" means the channel "geral".
+    return word[1:] if word.startswith("#") and len(word) > 1 else word
+
+
+def parse(line: str) -> Command | None:
+    """The command a typed line stands for; None for a blank line."""
+    text = line.strip()
+    if not text:
+        return None
+    if not text.startswith("/"):
+        return Post(text)
+    if text.startswith("//"):
+        return Post(text[1:])
+    head, _, rest = text[1:].partition(" ")
+    name = ALIASES.get(head.lower(), head.lower())
+    args = rest.split()
+    if name not in USAGE:
+        shown = f"/{head}" if head else "/"
+        return Invalid(f"unknown command {shown}: type /help for the list")
+    if name == "msg":
+        user, _, message = rest.strip().partition(" ")
+        if not user or not message.strip():
+            return Invalid(f"usage: {USAGE[name]}")
+        return Msg(user, message.strip())
+    arity = {"join": (1, 1), "leave": (0, 1), "history": (0, 1)}.get(name, (0, 0))
+    if not arity[0] <= len(args) <= arity[1]:
+        return Invalid(f"usage: {USAGE[name]}")
+    if name == "join":
+        return Join(_channel(args[0]))
+    if name == "leave":
+        return Leave(_channel(args[0]) if args else None)
+    if name == "history":
+        return History(args[0] if args else None)
+    return {"channels": ListChannels, "users": ListUsers, "help": Help, "quit": Quit}[name]()
+
+
+def name_problem(name: str) -> str | None:
+    """Why a user name typed at the prompt cannot be used (the server checks again)."""
+    if not name:
+        return "the name cannot be empty"
+    if any(unicodedata.category(ch)[0] in "CZ" for ch in name):
+        return "the name cannot contain spaces or control characters"
+    return None
+
+
+def history_query(target: str | None, me: str, current: str | None,
+                  channels: Collection[str]) -> dict[str, Any] | str:
+    """Request data of the `history` service for /history, or why it cannot be asked.
+
+    A bare name is a channel when such a channel exists, else a user; `#name` is a channel.
+    """
+    if target is None:
+        if current is None:
+            return "you are in no channel: use /history CHANNEL, /history USER or /join CHANNEL"
+        return {"channel": current, "limit": HISTORY_LIMIT}
+    if target.startswith("#") and len(target) > 1:
+        return {"channel": target[1:], "limit": HISTORY_LIMIT}
+    if target in channels:
+        return {"channel": target, "limit": HISTORY_LIMIT}
+    return {"user": me, "peer": target, "limit": HISTORY_LIMIT}
+
+
+# ---- replies ------------------------------------------------------------------------------
+
+def is_error(reply: Mapping[str, Any]) -> bool:
+    return str(reply.get("status", "")).lower() in ("erro", "error")
+
+
+def error_text(reply: Mapping[str, Any]) -> str:
+    text = reply.get("description") or reply.get("message") or "the server refused without a reason"
+    return clean(str(text))
+
+
+def names_of(reply: Mapping[str, Any], key: str) -> list[str]:
+    """A list of names from a `users` or `channels` reply (channels also come under `users`)."""
+    for name in (key, "users"):
+        value = reply.get(name)
+        if isinstance(value, list):
+            return sorted(clean(str(v)) for v in value)
+    return []
+
+
+def format_names(kind: str, names: list[str]) -> str:
+    if not names:
+        return f"no {kind} yet"
+    return f"{kind} ({len(names)}): " + ", ".join(names)
+
+
+# ---- what arrives -------------------------------------------------------------------------
+
+def clean(text: str) -> str:
+    """Text from the network made safe for a terminal: no escape sequences, no control
+    characters (a peer could otherwise move the cursor or recolour the screen)."""
+    return "".join(
+        ch if ch in "\n\t" or unicodedata.category(ch) != "Cc" else "\ufffd" for ch in text
+    )
+
+
+def clock_time(timestamp: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(timestamp))
+
+
+def should_show(delivery: Delivery, me: str, joined: Collection[str]) -> bool:
+    """Whether a delivery is meant for this user; topics of channels and users share one
+    namespace, so a private message to a user named like a joined channel is not ours."""
+    if delivery.kind == "private":
+        return (delivery.dst or delivery.topic) == me
+    return (delivery.channel or delivery.topic) in joined
+
+
+def format_delivery(delivery: Delivery) -> str:
+    stamp = clock_time(delivery.timestamp)
+    who = clean(delivery.user or "?")
+    text = clean(delivery.message)
+    if delivery.kind == "private":
+        return f"[{stamp}] *private* <{who}> {text}"
+    return f"[{stamp}] #{clean(delivery.channel or delivery.topic)} <{who}> {text}"
+
+
+def format_sent_private(dst: str, me: str, text: str, timestamp: float) -> str:
+    return f"[{clock_time(timestamp)}] *private -> {clean(dst)}* <{clean(me)}> {clean(text)}"
+
+
+def format_entry(entry: Mapping[str, Any], me: str) -> str:
+    """One stored message of a `history` reply."""
+    stamp = clock_time(to_seconds(entry.get("timestamp")))
+    who = str(entry.get("user") or entry.get("src") or entry.get("from") or "?")
+    text = str(entry.get("message", ""))
+    channel = entry.get("channel")
+    if channel:
+        return f"[{stamp}] #{clean(str(channel))} <{clean(who)}> {clean(text)}"
+    dst = str(entry.get("dst") or entry.get("to") or "")
+    if who == me and dst and dst != me:
+        return format_sent_private(dst, me, text, to_seconds(entry.get("timestamp")))
+    return f"[{stamp}] *private* <{clean(who)}> {clean(text)}"
+
+
+def entries_of(reply: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    messages = reply.get("messages")
+    if not isinstance(messages, list):
+        return []
+    return [m for m in messages if isinstance(m, Mapping)]
+
+
+def history_title(query: Mapping[str, Any], count: int) -> str:
+    if "channel" in query:
+        where = f"#{clean(str(query['channel']))}"
+    else:
+        where = f"your conversation with {clean(str(query.get('peer')))}"
+    if not count:
+        return f"-- no messages yet in {where}"
+    return f"-- last {count} message{'s' if count != 1 else ''} of {where}"
+
+
+def entry_key(channel: str, user: str, message: str, clock: int) -> tuple[str, str, str, int]:
+    """Identity of a post, shared by its live delivery and its history entry (a post that
+    arrives live while a channel's history is being fetched is shown once)."""
+    return (channel, user, message, clock)

@@ -1,0 +1,103 @@
+"""Helpers shared by the socket-level test tiers: free ports, a raw protocol client, waits."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgpack
+import zmq
+
+from roles.cluster import Cluster, Topology
+
+T = TypeVar("T")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_base_port(count: int = 8) -> int:
+    """A base port such that `count` consecutive ports are free right now."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + count < 65000 and all(_port_free(base + i) for i in range(count)):
+            return base
+    raise RuntimeError("no free port range")
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 15.0, interval: float = 0.05,
+             what: str = "condition") -> T:
+    """Poll until `condition()` is truthy; return its value or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = condition()
+        except Exception as exc:  # the system under test may not be up yet
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class RawClient:
+    """A protocol client on a plain REQ socket, as another team's client would be."""
+
+    def __init__(self, endpoint: str, timeout: float = 5.0) -> None:
+        self.endpoint = endpoint
+        self.timeout_ms = int(timeout * 1000)
+        self.ctx = zmq.Context.instance()
+        self.clock = 0
+        self.sock = self._open()
+
+    def _open(self) -> zmq.Socket:
+        sock = self.ctx.socket(zmq.REQ)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RCVTIMEO, self.timeout_ms)
+        sock.connect(self.endpoint)
+        return sock
+
+    def send_frames(self, frames: list[bytes]) -> bytes:
+        try:
+            self.sock.send_multipart(frames)
+            return self.sock.recv()
+        except zmq.Again:
+            self.sock.close(0)
+            self.sock = self._open()
+            raise
+
+    def request(self, service: str, **data: Any) -> dict[str, Any]:
+        self.clock += 1
+        body = {"service": service, "data": {**data, "timestamp": time.time(), "clock": self.clock},
+                "clock": self.clock}
+        reply = msgpack.unpackb(self.send_frames([msgpack.packb(body)]))
+        self.clock = max(self.clock, reply["data"]["clock"])
+        return reply
+
+    def close(self) -> None:
+        self.sock.close(0)
+
+
+def start_cluster(tmp_path: Any, servers: int = 3, bots: int = 0, **extra: Any) -> Cluster:
+    topology = Topology(base_port=free_base_port(5 + servers), servers=servers, bots=bots,
+                        data_dir=tmp_path, bot_interval=0.2, **extra)
+    cluster = Cluster(topology).start()
+    try:
+        client = RawClient(topology.broker, timeout=2.0)
+        wait_for(lambda: client.request("users").get("data"), timeout=30, what="cluster serving")
+        client.close()
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster

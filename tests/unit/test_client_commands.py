@@ -1,0 +1,519 @@
+"""The interactive client without a terminal: parsing, formatting, and the shell's commands
+against an in-memory fake of the cluster."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from actors.session import Delivery, Unreachable
+from config.timing import Timing
+from roles import client_commands as cc
+from roles.client import LOGIN_ATTEMPTS, Shell, run
+
+TS = 1_700_000_000.5
+
+
+def at(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+# ---- parsing ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("line", "command"), [
+    ("/join geral", cc.Join("geral")),
+    ("/join #geral", cc.Join("geral")),
+    ("/JOIN geral", cc.Join("geral")),
+    ("/j geral", cc.Join("geral")),
+    ("  /join   geral  ", cc.Join("geral")),
+    ("/leave", cc.Leave()),
+    ("/leave #geral", cc.Leave("geral")),
+    ("/part geral", cc.Leave("geral")),
+    ("/channels", cc.ListChannels()),
+    ("/list", cc.ListChannels()),
+    ("/users", cc.ListUsers()),
+    ("/who", cc.ListUsers()),
+    ("/msg bob oi tudo bem?", cc.Msg("bob", "oi tudo bem?")),
+    ("/msg bob   spaced   text ", cc.Msg("bob", "spaced   text")),
+    ("/history", cc.History()),
+    ("/history geral", cc.History("geral")),
+    ("/history #geral", cc.History("#geral")),
+    ("/history bob", cc.History("bob")),
+    ("/help", cc.Help()),
+    ("/quit", cc.Quit()),
+    ("/exit", cc.Quit()),
+    ("/q", cc.Quit()),
+    ("hello world", cc.Post("hello world")),
+    ("  hello  ", cc.Post("hello")),
+    ("//not a command", cc.Post("/not a command")),
+    ("ola /join", cc.Post("ola /join")),
+])
+def test_parse(line: str, command: cc.Command) -> None:
+    assert cc.parse(line) == command
+
+
+@pytest.mark.parametrize("line", ["", "   ", "\n"])
+def test_blank_lines_are_nothing(line: str) -> None:
+    assert cc.parse(line) is None
+
+
+@pytest.mark.parametrize(("line", "needle"), [
+    ("/join", "usage: /join CHANNEL"),
+    ("/join a b", "usage: /join CHANNEL"),
+    ("/leave a b", "usage: /leave"),
+    ("/msg", "usage: /msg USER TEXT"),
+    ("/msg bob", "usage: /msg USER TEXT"),
+    ("/msg bob    ", "usage: /msg USER TEXT"),
+    ("/history a b", "usage: /history"),
+    ("/users now", "usage: /users"),
+    ("/quit now", "usage: /quit"),
+    ("/frobnicate", "unknown command /frobnicate"),
+    ("/", "unknown command /"),
+])
+def test_bad_commands_say_why(line: str, needle: str) -> None:
+    command = cc.parse(line)
+    assert isinstance(command, cc.Invalid)
+    assert needle in command.error
+
+
+def test_help_lists_every_command() -> None:
+    for usage in cc.USAGE.values():
+        assert usage in cc.HELP
+
+
+@pytest.mark.parametrize(("name", "ok"), [
+    ("ana", True), ("Zé", True), ("", False), ("ana bel", False), ("a\tb", False),
+    ("x\x1b[31m", False),
+])
+def test_name_problem(name: str, ok: bool) -> None:
+    assert (cc.name_problem(name) is None) is ok
+
+
+def test_history_query() -> None:
+    assert cc.history_query(None, "ana", "geral", []) == {"channel": "geral", "limit": 20}
+    assert isinstance(cc.history_query(None, "ana", None, []), str)
+    assert cc.history_query("#x", "ana", None, []) == {"channel": "x", "limit": 20}
+    assert cc.history_query("geral", "ana", None, ["geral"]) == {"channel": "geral", "limit": 20}
+    assert cc.history_query("bob", "ana", "geral", ["geral"]) == {
+        "user": "ana", "peer": "bob", "limit": 20}
+
+
+# ---- replies and formatting ---------------------------------------------------------------
+
+def test_error_replies() -> None:
+    assert cc.is_error({"status": "erro", "description": "boom"})
+    assert not cc.is_error({"status": "OK"})
+    assert not cc.is_error({"status": "sucesso"})
+    assert cc.error_text({"status": "erro", "description": "d", "message": "m"}) == "d"
+    assert cc.error_text({"status": "erro", "message": "m"}) == "m"
+    assert cc.error_text({"status": "erro"})
+
+
+def test_names_of_and_format_names() -> None:
+    assert cc.names_of({"channels": ["b", "a"]}, "channels") == ["a", "b"]
+    assert cc.names_of({"users": ["geral"]}, "channels") == ["geral"]  # peers that use `users`
+    assert cc.names_of({}, "users") == []
+    assert cc.format_names("users", ["ana", "bob"]) == "users (2): ana, bob"
+    assert cc.format_names("channels", []) == "no channels yet"
+
+
+def delivery(kind: str = "channel", topic: str = "geral", user: str = "bob",
+             channel: str = "geral", dst: str = "", message: str = "oi",
+             clock: int = 7) -> Delivery:
+    return Delivery(topic, kind, user, channel, dst, message, TS, clock)
+
+
+def test_format_delivery() -> None:
+    assert cc.format_delivery(delivery()) == f"[{at(TS)}] #geral <bob> oi"
+    private = delivery("private", topic="ana", channel="", dst="ana")
+    assert cc.format_delivery(private) == f"[{at(TS)}] *private* <bob> oi"
+
+
+def test_terminal_escapes_from_the_network_are_neutralised() -> None:
+    line = cc.format_delivery(delivery(user="b\x1b[2Jb", message="x\x1b]0;pwn\x07y\tz"))
+    assert "\x1b" not in line and "\x07" not in line
+    assert "\t" in line
+
+
+def test_should_show() -> None:
+    assert cc.should_show(delivery(), "ana", ["geral"])
+    assert not cc.should_show(delivery(), "ana", ["outro"])
+    to_ana = delivery("private", topic="ana", channel="", dst="ana")
+    to_anabel = delivery("private", topic="anabel", channel="", dst="anabel")
+    assert cc.should_show(to_ana, "ana", [])
+    assert not cc.should_show(to_anabel, "ana", [])
+    # A channel named like another user: that user's private messages are not ours.
+    to_bob = delivery("private", topic="bob", channel="", dst="bob")
+    assert not cc.should_show(to_bob, "ana", ["bob"])
+
+
+def test_format_entries() -> None:
+    post = {"user": "bob", "channel": "geral", "message": "oi", "timestamp": TS, "clock": 3}
+    assert cc.format_entry(post, "ana") == f"[{at(TS)}] #geral <bob> oi"
+    received = {"src": "bob", "dst": "ana", "message": "psst", "timestamp": TS * 1000}
+    assert cc.format_entry(received, "ana") == f"[{at(TS)}] *private* <bob> psst"
+    sent = {"user": "ana", "dst": "bob", "message": "hi", "timestamp": TS}
+    assert cc.format_entry(sent, "ana") == f"[{at(TS)}] *private -> bob* <ana> hi"
+    assert cc.entries_of({"messages": [post, "junk"]}) == [post]
+    assert cc.entries_of({}) == []
+
+
+def test_history_titles() -> None:
+    assert cc.history_title({"channel": "g"}, 0) == "-- no messages yet in #g"
+    assert cc.history_title({"channel": "g"}, 1) == "-- last 1 message of #g"
+    assert cc.history_title({"user": "a", "peer": "b"}, 2) == \
+        "-- last 2 messages of your conversation with b"
+
+
+# ---- the shell against a fake cluster -----------------------------------------------------
+
+class FakeChat:
+    """An in-memory cluster behind ChatClient's interface."""
+
+    def __init__(self, on_delivery: Any) -> None:
+        self.on_delivery = on_delivery
+        self.users = {"bob", "anabel"}
+        self.channels = {"geral"}
+        self.posts: list[dict[str, Any]] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.subs: list[tuple[str, bool]] = []
+        self.refuse: dict[str, str] = {}
+        self.down = False
+        self.closed = False
+
+    def call(self, service: str, **data: Any) -> dict[str, Any]:
+        self.calls.append((service, data))
+        if self.down:
+            raise Unreachable("no answer from the cluster at tcp://fake:1 (timeout)")
+        if service in self.refuse:
+            text = self.refuse[service]
+            return {"status": "erro", "description": text, "message": text}
+        return getattr(self, "_" + service)(data)
+
+    def _error(self, text: str) -> dict[str, Any]:
+        return {"status": "erro", "description": text, "message": text}
+
+    def _login(self, data: dict[str, Any]) -> dict[str, Any]:
+        self.users.add(data["user"])
+        return {"status": "sucesso"}
+
+    def _channel(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data["channel"] in self.channels:
+            return self._error(f"channel '{data['channel']}' already exists")
+        if data["channel"].startswith("bad"):
+            return self._error("invalid channel name")
+        self.channels.add(data["channel"])
+        return {"status": "sucesso"}
+
+    def _channels(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {"channels": sorted(self.channels), "users": sorted(self.channels)}
+
+    def _users(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {"users": sorted(self.users)}
+
+    def _publish(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data["channel"] not in self.channels:
+            return self._error(f"unknown channel '{data['channel']}'")
+        self.posts.append({**data, "timestamp": TS, "clock": len(self.posts) + 1})
+        return {"status": "OK"}
+
+    def _message(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data["dst"] not in self.users:
+            return self._error(f"unknown user '{data['dst']}'")
+        return {"status": "OK"}
+
+    def _history(self, data: dict[str, Any]) -> dict[str, Any]:
+        if "channel" in data:
+            return {"status": "OK",
+                    "messages": [p for p in self.posts if p["channel"] == data["channel"]]}
+        return {"status": "OK", "messages": [
+            {"user": "bob", "src": "bob", "dst": data["user"], "message": "psst",
+             "timestamp": TS, "clock": 1}]}
+
+    def subscribe(self, topic: str, on: bool = True) -> None:
+        self.subs.append((topic, on))
+
+    def login(self, user: str) -> dict[str, Any]:
+        reply = self.call("login", user=user)
+        if reply.get("status") == "sucesso":
+            self.subscribe(user)
+        return reply
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class Screen:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, text: str) -> None:
+        self.lines.append(text)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def take(self) -> str:
+        text, self.lines = self.text, []
+        return text
+
+
+FAST = Timing(request_timeout=30.0)  # no "retrying" notice unless a test wants one
+
+
+@pytest.fixture
+def screen() -> Screen:
+    return Screen()
+
+
+@pytest.fixture
+def shell(screen: Screen) -> Shell:
+    sh = Shell(FakeChat, "tcp://fake:1", screen, FAST)
+    assert sh.login(lambda _: pytest.fail("asked for a name"), "ana")
+    screen.take()
+    return sh
+
+
+def fake(sh: Shell) -> FakeChat:
+    assert isinstance(sh.client, FakeChat)
+    return sh.client
+
+
+def script(*lines: str) -> Any:
+    answers = list(lines)
+
+    def read(prompt: str) -> str:
+        if not answers:
+            raise EOFError
+        return answers.pop(0)
+
+    return read
+
+
+def test_login_flow(screen: Screen) -> None:
+    sh = Shell(FakeChat, "tcp://fake:1", screen, FAST)
+    chat = fake(sh)
+    prompts: list[str] = []
+    answers = ["ana bel", "ghost", "ana"]
+
+    def read(prompt: str) -> str:
+        prompts.append(prompt)
+        if answers[0] == "ana":
+            chat.refuse.pop("login", None)
+        else:
+            chat.refuse["login"] = "name taken by a ghost"
+        return answers.pop(0)
+
+    assert sh.login(read)
+    assert sh.user == "ana"
+    assert prompts == ["your name: "] * 3
+    assert "cannot contain spaces" in screen.text
+    assert "login as ghost refused: name taken by a ghost" in screen.text
+    assert "logged in as ana" in screen.text
+    assert ("ana", True) in chat.subs
+    assert sh.prompt() == "ana> "
+
+
+def test_login_gives_up_when_the_cluster_stays_unreachable(screen: Screen) -> None:
+    sh = Shell(FakeChat, "tcp://fake:1", screen, FAST)
+    fake(sh).down = True
+    assert not sh.login(script(), "ana")
+    assert screen.text.count("cluster unreachable at tcp://fake:1, retrying") == LOGIN_ATTEMPTS - 1
+    assert screen.lines[-1] == "cluster unreachable at tcp://fake:1: giving up"
+
+
+def test_join_creates_subscribes_and_shows_history(shell: Shell, screen: Screen) -> None:
+    chat = fake(shell)
+    assert shell.handle_line("/join novo")
+    assert "novo" in chat.channels
+    assert ("novo", True) in chat.subs
+    assert shell.current == "novo" and shell.prompt() == "ana@#novo> "
+    assert "-- no messages yet in #novo" in screen.text
+    assert ("history", {"channel": "novo", "limit": cc.HISTORY_LIMIT}) in chat.calls
+
+
+def test_join_an_existing_channel_is_fine(shell: Shell, screen: Screen) -> None:
+    chat = fake(shell)
+    chat.posts.append({"user": "bob", "channel": "geral", "message": "old", "timestamp": TS,
+                       "clock": 1})
+    shell.handle_line("/join #geral")
+    assert "already exists" not in screen.text
+    assert shell.current == "geral"
+    assert f"[{at(TS)}] #geral <bob> old" in screen.lines
+
+
+def test_join_refused_shows_the_description(shell: Shell, screen: Screen) -> None:
+    shell.handle_line("/join bad!")
+    assert "cannot join #bad!: invalid channel name" in screen.text
+    assert shell.current is None
+    assert ("bad!", True) not in fake(shell).subs
+
+
+def test_posting(shell: Shell, screen: Screen) -> None:
+    chat = fake(shell)
+    shell.handle_line("hello?")
+    assert "/join CHANNEL" in screen.take()
+    assert not chat.posts
+    shell.handle_line("/join geral")
+    screen.take()
+    shell.handle_line("ola pessoal")
+    assert chat.posts[-1]["message"] == "ola pessoal"
+    assert chat.posts[-1]["user"] == "ana" and chat.posts[-1]["channel"] == "geral"
+    assert screen.take() == ""  # the post is shown when it comes back live
+    chat.refuse["publish"] = "message too long"
+    shell.handle_line("x")
+    assert "not posted to #geral: message too long" in screen.text
+
+
+def test_private_message(shell: Shell, screen: Screen) -> None:
+    chat = fake(shell)
+    shell.handle_line("/msg bob oi bob")
+    assert chat.calls[-1] == ("message", {"src": "ana", "dst": "bob", "message": "oi bob"})
+    assert "*private -> bob* <ana> oi bob" in screen.take()
+    shell.handle_line("/msg nobody hi")
+    assert "message to nobody not sent: unknown user 'nobody'" in screen.take()
+    shell.handle_line("/msg ana note to self")
+    assert screen.take() == ""  # comes back as a delivery
+
+
+def test_lists(shell: Shell, screen: Screen) -> None:
+    shell.handle_line("/users")
+    assert screen.take() == "users (3): ana, anabel, bob"
+    shell.handle_line("/channels")
+    assert screen.take() == "channels (1): geral"
+    fake(shell).refuse["users"] = "busy"
+    shell.handle_line("/users")
+    assert screen.take() == "/users failed: busy"
+
+
+def test_history_of_channel_and_of_conversation(shell: Shell, screen: Screen) -> None:
+    chat = fake(shell)
+    shell.handle_line("/history")
+    assert "you are in no channel" in screen.take()
+    shell.handle_line("/history geral")
+    assert chat.calls[-1] == ("history", {"channel": "geral", "limit": cc.HISTORY_LIMIT})
+    shell.handle_line("/history bob")
+    assert chat.calls[-1] == ("history", {"user": "ana", "peer": "bob",
+                                          "limit": cc.HISTORY_LIMIT})
+    assert f"[{at(TS)}] *private* <bob> psst" in screen.take()
+    chat.refuse["history"] = "unknown channel 'zz'"
+    shell.handle_line("/history #zz")
+    assert "no history: unknown channel 'zz'" in screen.take()
+
+
+def test_leave(shell: Shell, screen: Screen) -> None:
+    chat = fake(shell)
+    shell.handle_line("/leave")
+    assert "you are in no channel" in screen.take()
+    shell.handle_line("/join geral")
+    shell.handle_line("/join outro")
+    shell.handle_line("/leave")
+    assert ("outro", False) in chat.subs
+    assert shell.current == "geral"
+    assert "left #outro; current channel: #geral" in screen.take()
+    shell.handle_line("/leave outro")
+    assert "you are not in #outro" in screen.take()
+    shell.handle_line("/leave geral")
+    assert shell.current is None and shell.joined == ()
+
+
+def test_leaving_a_channel_named_like_me_keeps_my_private_messages(shell: Shell) -> None:
+    shell.handle_line("/join ana")
+    shell.handle_line("/leave")
+    assert ("ana", False) not in fake(shell).subs
+
+
+def test_help_quit_and_bad_commands(shell: Shell, screen: Screen) -> None:
+    assert shell.handle_line("/help")
+    assert "/msg USER TEXT" in screen.take()
+    assert shell.handle_line("/nope")
+    assert "unknown command /nope" in screen.take()
+    assert shell.handle_line("   ")
+    assert not shell.handle_line("/quit")
+
+
+def test_unreachable_cluster_gives_up_and_keeps_the_shell(shell: Shell, screen: Screen) -> None:
+    fake(shell).down = True
+    assert shell.handle_line("/join geral")
+    assert "cluster unreachable at tcp://fake:1: giving up on /join geral" in screen.take()
+    assert shell.current is None
+    fake(shell).down = False
+    shell.handle_line("/join geral")
+    assert shell.current == "geral"
+
+
+def test_slow_answer_says_it_is_retrying(screen: Screen) -> None:
+    notice = threading.Event()
+
+    def out(text: str) -> None:
+        screen(text)
+        if "retrying" in text:
+            notice.set()
+
+    sh = Shell(FakeChat, "tcp://fake:1", out, Timing(request_timeout=0.05))
+    chat = fake(sh)
+
+    def slow_login(user: str) -> dict[str, Any]:
+        assert notice.wait(10), "no retry notice"
+        return {"status": "sucesso"}
+
+    chat.login = slow_login  # type: ignore[method-assign]
+    assert sh.login(script(), "ana")
+    assert "no answer from the cluster at tcp://fake:1, retrying..." in screen.text
+
+
+def test_live_deliveries(shell: Shell, screen: Screen) -> None:
+    shell.handle_line("/join geral")
+    screen.take()
+    shell.deliver(delivery(message="live!"))
+    shell.deliver(delivery(channel="other", topic="other"))
+    shell.deliver(delivery("private", topic="ana", channel="", dst="ana", message="psst"))
+    shell.deliver(delivery("private", topic="anabel", channel="", dst="anabel", message="no"))
+    assert screen.take().splitlines() == [f"[{at(TS)}] #geral <bob> live!",
+                                         f"[{at(TS)}] *private* <bob> psst"]
+
+
+def test_a_post_seen_live_during_join_is_not_repeated_by_history(screen: Screen) -> None:
+    sh = Shell(FakeChat, "tcp://fake:1", screen, FAST)
+    sh.login(script(), "ana")
+    chat = fake(sh)
+    chat.posts.append({"user": "bob", "channel": "geral", "message": "race", "timestamp": TS,
+                       "clock": 9})
+    real_history = chat._history
+
+    def history_after_live(data: dict[str, Any]) -> dict[str, Any]:
+        sh.deliver(delivery(message="race", clock=9))  # arrives live first
+        return real_history(data)
+
+    chat._history = history_after_live  # type: ignore[method-assign]
+    screen.take()
+    sh.handle_line("/join geral")
+    assert screen.text.count("<bob> race") == 1
+    sh.deliver(delivery(message="race", clock=9))
+    assert screen.text.count("<bob> race") == 1
+
+
+def test_run_quits_on_quit_eof_and_ctrl_c(screen: Screen) -> None:
+    made: list[FakeChat] = []
+
+    def connect(on_delivery: Any) -> FakeChat:
+        made.append(FakeChat(on_delivery))
+        return made[-1]
+
+    run(connect, "tcp://fake:1", "", script("ana", "/join geral", "oi", "/quit", "never"),
+        screen, FAST)
+    assert made[-1].closed and made[-1].posts[-1]["message"] == "oi"
+    assert screen.lines[-1] == "bye"
+
+    run(connect, "tcp://fake:1", "ana", script(), screen, FAST)  # Ctrl-D at the prompt
+    assert made[-1].closed
+
+    def interrupted(prompt: str) -> str:
+        raise KeyboardInterrupt
+
+    run(connect, "tcp://fake:1", "", interrupted, screen, FAST)  # Ctrl-C at the name prompt
+    assert made[-1].closed
