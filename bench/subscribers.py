@@ -3,6 +3,7 @@ publications whose message carries the run's tag (and, if asked, remembering the
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import signal
 import time
@@ -153,6 +154,9 @@ class SubscriberGroup:
         }
 
     def close(self) -> None:
+        for conn in self.conns:
+            with contextlib.suppress(OSError, ValueError):
+                conn.send("stop")
         for proc in self.procs:
             proc.join(2)
             if proc.is_alive():

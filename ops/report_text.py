@@ -1,0 +1,127 @@
+"""Readable text for `bbs logs --summary` and `bbs logs --check`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ops.invariants import DESCRIPTIONS, Report
+from ops.table import table
+from ops.timeline import clock_time
+
+MAX_SHOWN = 20  # violations listed per invariant; --json has them all
+
+
+def _stats(p: dict[str, Any]) -> list[Any]:
+    return [p["count"], p["p50"], p["p99"], p["max"]]
+
+
+def _elections(data: dict[str, Any]) -> str:
+    rows = [
+        [
+            clock_time(e["time"]),
+            e["trigger"],
+            e["lost"],
+            ", ".join(e["started_by"]) or "-",
+            e["winner"] or "(none yet)",
+            e["no_coordinator_s"],
+        ]
+        for e in data["episodes"]
+    ]
+    wins = ", ".join(f"{clock_time(w['time'])} {w['winner']}" for w in data["wins"]) or "none"
+    out = [f"Elections: {len(rows)} without-coordinator episode(s); won by: {wins}"]
+    if rows:
+        out.append(
+            table(
+                ["started", "trigger", "lost", "election sent by", "winner", "no coordinator s"],
+                rows,
+            )
+        )
+    return "\n".join(out)
+
+
+def _clock(data: dict[str, Any]) -> str:
+    out = [f"Clock sync: {len(data['rounds'])} Berkeley round(s)"]
+    if data["servers"]:
+        rows = [
+            [s, v["rounds"], v["total_adjustment_s"], v["max_abs_adjustment_s"], v["last_offset_s"]]
+            for s, v in data["servers"].items()
+        ]
+        out.append(table(["server", "adjusted", "sum s", "max |adj| s", "last offset s"], rows))
+    return "\n".join(out)
+
+
+def _replication(data: dict[str, Any]) -> str:
+    writes = ", ".join(f"{k} {v}" for k, v in data["writes"].items()) or "none"
+    gaps = "; ".join(
+        f"{node}: " + ", ".join(f"{o} x{n}" for o, n in origins.items())
+        for node, origins in data["gaps"].items()
+    )
+    out = [
+        f"Replication: writes acknowledged per origin: {writes}",
+        f"  degraded writes: {data['degraded_writes'] or 'none'}",
+        f"  gaps detected: {gaps or 'none'}",
+        f"  lagging replicas: {data['lagging'] or 'none'}",
+        f"  catch-ups: {len(data['catchups'])}",
+    ]
+    if data["catchups"]:
+        rows = [
+            [clock_time(c["time"]), c["node"], c["events"], c["seconds"]] for c in data["catchups"]
+        ]
+        out.append(table(["time", "node", "events", "seconds"], rows, indent="    "))
+    rows = [["all", *_stats(data["lag_ms"])]]
+    rows += [[node, *_stats(p)] for node, p in data["lag_ms_per_replica"].items()]
+    out.append("  lag from write_acknowledged (origin) to events_applied (replica), ms:")
+    out.append(table(["replica", "events", "p50", "p99", "max"], rows, indent="    "))
+    return "\n".join(out)
+
+
+def _errors(data: dict[str, Any]) -> str:
+    if not data:
+        return "Errors and warnings: none"
+    rows = [
+        [node, v["errors"], v["warnings"], ", ".join(f"{e} x{n}" for e, n in v["events"].items())]
+        for node, v in data.items()
+    ]
+    return "Errors and warnings per node:\n" + table(["node", "errors", "warnings", "events"], rows)
+
+
+def _requests(data: dict[str, Any]) -> str:
+    rows = [
+        [service, *_stats(v), v["errors"], v["deadline_missed"]]
+        for service, v in data["services"].items()
+    ]
+    head = f"Requests per service (latency ms; rejected as undecodable: {data['rejected']}):"
+    return head + "\n" + table(
+        ["service", "handled", "p50", "p99", "max", "erro", "deadline missed"], rows
+    )
+
+
+def summary(data: dict[str, Any]) -> str:
+    return "\n\n".join(
+        [
+            _elections(data["elections"]),
+            _clock(data["clock"]),
+            _replication(data["replication"]),
+            _errors(data["errors"]),
+            _requests(data["requests"]),
+        ]
+    )
+
+
+def check(report: Report) -> str:
+    failed = {v.invariant for v in report.violations}
+    out = [
+        f"Invariants: {len(DESCRIPTIONS) - len(failed)} passed, {len(failed)} failed"
+        + (" -- FAILED" if failed else "")
+    ]
+    for name, text in DESCRIPTIONS.items():
+        mark = "FAIL" if name in failed else "ok"
+        out.append(f"  [{mark:4}] {name:20} {text} ({report.checked.get(name, 0)} checked)")
+        violations = report.failed(name)
+        for v in violations[:MAX_SHOWN]:
+            out.append(f"         {v.message}")
+            out.extend(f"           at {where}" for where in v.lines)
+        if len(violations) > MAX_SHOWN:
+            out.append(f"         ... and {len(violations) - MAX_SHOWN} more (see --json)")
+    out.extend(f"  note: {note}" for note in report.notes)
+    return "\n".join(out)

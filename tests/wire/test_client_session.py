@@ -1,0 +1,348 @@
+"""The client path through real sockets: a local cluster (broker, proxy, reference, 3 servers)
+as processes, ChatClients, and `bbs client` itself under a pseudo-terminal."""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import os
+import re
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.base import Node
+from config.timing import Timing
+from roles.chat_client import ChatClient, Delivery, Unreachable
+from roles.cluster import Cluster, Topology
+
+pytestmark = pytest.mark.cluster
+
+STARTUP_DEADLINE = 60.0
+DEADLINE = 15.0
+_names = itertools.count()
+
+
+def free_base_port(count: int = 8) -> int:
+    """A port p such that p..p+count-1 are all free right now."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("", 0))
+            base = probe.getsockname()[1]
+        if base + count > 65535:
+            continue
+        held: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket()
+                held.append(sock)
+                sock.bind(("", port))
+        except OSError:
+            continue
+        finally:
+            for sock in held:
+                sock.close()
+        return base
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{os.getpid()}x{next(_names)}"
+
+
+def wait_for(condition: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {deadline}s waiting for {what}")
+
+
+def wait_until_serving(topology: Topology, cluster: Cluster) -> None:
+    quick = Timing(request_timeout=1.0, request_retries=0)
+    probe = ChatClient(topology.broker, topology.proxy_sub, lambda _: None,
+                       node=Node("client", "probe", timing=quick))
+    try:
+        end = time.monotonic() + STARTUP_DEADLINE
+        while time.monotonic() < end:
+            assert not cluster.dead(), f"cluster processes exited: {cluster.dead()}"
+            try:
+                if probe.login("probe").get("status") == "sucesso":
+                    return
+            except (Unreachable, TimeoutError):
+                pass
+        raise AssertionError(f"cluster not serving after {STARTUP_DEADLINE}s")
+    finally:
+        probe.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    topology = Topology(base_port=free_base_port(), data_dir=tmp_path_factory.mktemp("bbs"),
+                        bots=0)
+    running = Cluster(topology)
+    try:
+        running.start()
+        wait_until_serving(topology, running)
+        yield topology
+    finally:
+        running.stop()
+
+
+class Peer:
+    """A ChatClient plus what it received."""
+
+    def __init__(self, topology: Topology, user: str) -> None:
+        self.user = user
+        self.got: list[Delivery] = []
+        self.client = ChatClient(topology.broker, topology.proxy_sub, self.got.append,
+                                 node=Node("client", f"test-{user}"))
+        assert self.client.login(user)["status"] == "sucesso"
+
+    def messages(self) -> list[str]:
+        return [d.message for d in list(self.got)]
+
+    def received(self, text: str) -> Delivery | None:
+        return next((d for d in list(self.got) if d.message == text), None)
+
+    @property
+    def dropped(self) -> int:
+        return self.client.session.proxy().dropped.get(timeout=5)
+
+    def ok(self, service: str, **data: Any) -> dict[str, Any]:
+        reply = self.client.call(service, **data)
+        assert reply.get("status") in ("OK", "sucesso"), reply
+        return reply
+
+    def until_received(self, send: Callable[[str], None], what: str) -> int:
+        """Send probes until one arrives: a subscription only works once it has reached the
+        publishers through the proxy. Returns how many probes were sent."""
+        end = time.monotonic() + DEADLINE
+        for sent in itertools.count(1):
+            probe = unique(f"probe-{what}-")
+            send(probe)
+            try:
+                wait_for(lambda p=probe: self.received(p), what, deadline=0.5)
+                return sent
+            except AssertionError:
+                if time.monotonic() > end:
+                    raise
+        raise AssertionError("unreachable")
+
+
+@pytest.fixture
+def peers(cluster: Topology) -> Iterator[Callable[[str], Peer]]:
+    made: list[Peer] = []
+
+    def make(user: str) -> Peer:
+        made.append(Peer(cluster, user))
+        return made[-1]
+
+    yield make
+    for peer in made:
+        peer.client.close()
+
+
+def test_a_private_message_reaches_only_its_exact_user(peers: Callable[[str], Peer]) -> None:
+    stem = unique("ana")
+    ana, anabel = peers(stem), peers(stem + "bel")
+    ana.until_received(lambda m: ana.ok("message", src=ana.user, dst=ana.user, message=m), "ana")
+    # ana's subscription ("ana…") is live, so from here every message to anabel also reaches
+    # ana's socket by prefix match, and must be dropped there.
+    sent = anabel.until_received(
+        lambda m: anabel.ok("message", src=anabel.user, dst=anabel.user, message=m), "anabel")
+    ana.ok("message", src=ana.user, dst=anabel.user, message="only for anabel")
+    got = wait_for(lambda: anabel.received("only for anabel"), "anabel's message")
+    assert (got.kind, got.user, got.dst, got.topic) == ("private", ana.user, anabel.user,
+                                                        anabel.user)
+    wait_for(lambda: ana.dropped >= sent + 1, "ana dropping anabel's topic")
+    assert "only for anabel" not in ana.messages()
+    assert all(d.topic == ana.user for d in ana.got)
+
+
+def test_a_channel_post_is_delivered_live(peers: Callable[[str], Peer]) -> None:
+    channel = unique("live")
+    poster, reader = peers(unique("poster")), peers(unique("reader"))
+    poster.ok("channel", channel=channel, user=poster.user)
+    reader.client.subscribe(channel)
+    reader.until_received(
+        lambda m: poster.ok("publish", user=poster.user, channel=channel, message=m), channel)
+    before = time.time()
+    poster.ok("publish", user=poster.user, channel=channel, message="live post")
+    got = wait_for(lambda: reader.received("live post"), "the live post")
+    assert (got.kind, got.user, got.channel, got.topic) == ("channel", poster.user, channel,
+                                                            channel)
+    assert got.clock > 0
+    assert abs(got.timestamp - before) < 30
+
+
+def test_history_returns_posts_in_order(peers: Callable[[str], Peer]) -> None:
+    channel = unique("hist")
+    alice, bob = peers(unique("alice")), peers(unique("bob"))
+    alice.ok("channel", channel=channel, user=alice.user)
+    texts = [f"post {i}" for i in range(6)]
+    for i, text in enumerate(texts):
+        (alice if i % 2 == 0 else bob).ok("publish", user=(alice, bob)[i % 2].user,
+                                          channel=channel, message=text)
+
+    def complete() -> list[dict[str, Any]] | None:
+        reply = bob.ok("history", channel=channel, limit=50)
+        return reply["messages"] if len(reply["messages"]) == len(texts) else None
+
+    # Three asks in a row go to the three replicas (round-robin): they must all agree.
+    for _ in range(3):
+        messages = wait_for(complete, "the whole history")
+        assert [m["message"] for m in messages] == texts
+        assert [m["user"] for m in messages] == [(alice, bob)[i % 2].user for i in range(6)]
+        clocks = [m["clock"] for m in messages]
+        assert clocks == sorted(clocks)
+    last_two = bob.ok("history", channel=channel, limit=2)["messages"]
+    assert [m["message"] for m in last_two] == texts[-2:]
+
+    alice.ok("message", src=alice.user, dst=bob.user, message="private 1")
+    bob.ok("message", src=bob.user, dst=alice.user, message="private 2")
+    conversation = wait_for(
+        lambda: (lambda m: m if len(m) == 2 else None)(
+            alice.ok("history", user=alice.user, peer=bob.user)["messages"]),
+        "the private conversation")
+    assert [m["message"] for m in conversation] == ["private 1", "private 2"]
+
+
+def test_a_dead_broker_raises_unreachable_quickly() -> None:
+    quick = Timing(request_timeout=0.1, request_retries=1)
+    client = ChatClient(f"tcp://127.0.0.1:{free_base_port(1)}", "tcp://127.0.0.1:1",
+                        lambda _: None, node=Node("client", "lonely", timing=quick))
+    try:
+        started = time.monotonic()
+        with pytest.raises(Unreachable, match="no answer from the cluster"):
+            client.call("users")
+        assert time.monotonic() - started < 5
+    finally:
+        client.close()
+
+
+# ---- `bbs client` under a pseudo-terminal -------------------------------------------------
+
+ANSI = re.compile(r"\x1b(\[[0-9;?<=>]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-Za-z]|[=>78])")
+
+
+class Terminal:
+    """A process on a pseudo-terminal: what a person at a terminal sees and types."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+        self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                     start_new_session=True, close_fds=True)
+        os.close(slave)
+        self.raw = b""
+
+    @property
+    def screen(self) -> str:
+        return ANSI.sub("", self.raw.decode("utf-8", "replace")).replace("\r", "")
+
+    def _pump(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return True
+        try:
+            chunk = os.read(self.master, 65536)
+        except OSError:  # EIO: the other side closed
+            return False
+        self.raw += chunk
+        return bool(chunk)
+
+    def expect(self, text: str, deadline: float = DEADLINE, after: int = 0) -> int:
+        """Wait until `text` is on screen (past offset `after`); returns where it ends."""
+        end = time.monotonic() + deadline
+        while True:
+            found = self.screen.find(text, after)
+            if found >= 0:
+                return found + len(text)
+            if time.monotonic() > end:
+                raise AssertionError(f"{text!r} not shown within {deadline}s; screen:\n"
+                                     f"{self.screen[-3000:]}")
+            if not self._pump(0.1) and self.proc.poll() is not None:
+                raise AssertionError(f"client exited ({self.proc.returncode}) before showing "
+                                     f"{text!r}; screen:\n{self.screen[-3000:]}")
+
+    def type(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    def wait_exit(self, deadline: float = DEADLINE) -> int:
+        end = time.monotonic() + deadline
+        while self.proc.poll() is None and time.monotonic() < end:
+            self._pump(0.1)
+        return self.proc.wait(timeout=1)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        os.close(self.master)
+
+
+@pytest.fixture
+def terminal(cluster: Topology, tmp_path: Path) -> Iterator[Callable[..., Terminal]]:
+    opened: list[Terminal] = []
+
+    def open_client(*extra: str) -> Terminal:
+        env = {**os.environ, "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1",
+               "PYTHONUNBUFFERED": "1"}
+        args = [sys.executable, "-m", "roles.cli", "client", f"--broker={cluster.broker}",
+                f"--proxy-sub={cluster.proxy_sub}", f"--log-file={tmp_path / 'client.jsonl'}",
+                *extra]
+        opened.append(Terminal(args, env))
+        return opened[-1]
+
+    yield open_client
+    for term in opened:
+        term.close()
+
+
+def test_bbs_client_in_a_terminal(terminal: Callable[..., Terminal],
+                                  peers: Callable[[str], Peer]) -> None:
+    channel, me = unique("geral"), unique("carla")
+    term = terminal()
+    term.expect("your name:")
+    term.type(me + "\r")
+    term.expect(f"logged in as {me}")
+    term.type(f"/join {channel}\r")
+    term.expect(f"joined #{channel}")
+    mark = term.expect(f"-- no messages yet in #{channel}")
+    term.type("ola do terminal\r")
+    term.expect(f"#{channel} <{me}> ola do terminal", after=mark)
+
+    # A post by someone else appears while the prompt waits for input.
+    dora = peers(unique("dora"))
+    dora.ok("publish", user=dora.user, channel=channel, message="oi carla")
+    term.expect(f"#{channel} <{dora.user}> oi carla", after=mark)
+    dora.ok("message", src=dora.user, dst=me, message="so pra voce")
+    term.expect(f"*private* <{dora.user}> so pra voce", after=mark)
+
+    term.type("/msg nobody-" + me + " hello\r")
+    term.expect(f"message to nobody-{me} not sent: unknown user", after=mark)
+    term.type("/quit\r")
+    term.expect("bye", after=mark)
+    assert term.wait_exit() == 0
+
+
+def test_ctrl_d_quits_the_terminal_client(terminal: Callable[..., Terminal]) -> None:
+    me = unique("dani")
+    term = terminal(f"--user={me}")
+    term.expect(f"logged in as {me}")
+    term.type("\x04")
+    term.expect("bye")
+    assert term.wait_exit() == 0
