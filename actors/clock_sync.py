@@ -92,6 +92,7 @@ class ClockSyncActor(BaseActor):
                 ),
                 self.node.timing.peer_timeout,
                 0,
+                lane="clock",
             )
         self.log.debug("clock_round_started", reason=reason)
 
@@ -124,6 +125,7 @@ class ClockSyncActor(BaseActor):
                     lambda r: None,
                     self.node.timing.peer_timeout,
                     0,
+                    lane="clock",
                 )
         self.rounds += 1
         self.log.info(

@@ -97,6 +97,7 @@ class ElectionActor(BaseActor):
             lambda r: tell(PeerReply(purpose, peer, r.ok, r.data, r.rtt)),
             timeout,
             retries,
+            lane=purpose,
         )
 
     def _announce(self) -> None:

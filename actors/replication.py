@@ -97,6 +97,7 @@ class ReplicationActor(BaseActor):
             self._reply_to_self(service, peer.name, context),
             timing.peer_timeout * 4,
             timing.peer_retries,
+            lane=service,
         )
 
     # ---- membership -------------------------------------------------------------------

@@ -122,6 +122,9 @@ def run(levels: tuple[int, ...], duration: float, warmup: float) -> dict[str, An
             result = run_load(spec)
             result.acked.clear()
             rows.append(level_row(result))
-            print(f"  ceiling   {clients:>3} clients: {rows[-1]['throughput']:>8.0f} req/s "
-                  f"p50 {rows[-1]['p50_ms']} ms p99 {rows[-1]['p99_ms']} ms", flush=True)
+            print(
+                f"  ceiling   {clients:>3} clients: {rows[-1]['throughput']:>8.0f} req/s "
+                f"p50 {rows[-1]['p50_ms']} ms p99 {rows[-1]['p99_ms']} ms",
+                flush=True,
+            )
     return {"workers": WORKERS, "levels": rows}

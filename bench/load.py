@@ -186,15 +186,15 @@ def run_load(spec: LoadSpec) -> LoadResult:
     shares = _shares(spec.concurrency, spec.processes)
     quotas = [0] * len(shares)
     if spec.total:
-        quotas = [spec.total // len(shares) + (1 if i < spec.total % len(shares) else 0)
-                  for i in range(len(shares))]
+        quotas = [
+            spec.total // len(shares) + (1 if i < spec.total % len(shares) else 0)
+            for i in range(len(shares))
+        ]
     procs, conns = [], []
     try:
         for i, share in enumerate(shares):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(
-                target=_child, args=(spec, i, share, quotas[i], child), daemon=True
-            )
+            proc = ctx.Process(target=_child, args=(spec, i, share, quotas[i], child), daemon=True)
             proc.start()
             child.close()
             procs.append(proc)

@@ -81,7 +81,12 @@ class SubscriberGroup:
     """`count` subscribers of `topic` spread over `processes` processes."""
 
     def __init__(
-        self, endpoint: str, topic: str, count: int, tag: str, record: bool = False,
+        self,
+        endpoint: str,
+        topic: str,
+        count: int,
+        tag: str,
+        record: bool = False,
         processes: int = 1,
     ) -> None:
         self.endpoint, self.topic, self.count, self.tag = endpoint, topic, count, tag

@@ -48,7 +48,9 @@ PEER_BIND = _opt("--peer-bind", "tcp://*:5560", "server: bind for server-to-serv
 ADVERTISE = _opt("--advertise", "", "server: endpoint peers use to reach --peer-bind")
 NAME = _opt("--name", "", "node name (default: the host name)")
 DATA_DIR = _opt("--data-dir", "data", "directory for persistent state")
-CLOCK_SKEW = _opt("--clock-skew", 0.0, "server: seconds added to the OS clock (demos, tests)", float)
+CLOCK_SKEW = _opt(
+    "--clock-skew", 0.0, "server: seconds added to the OS clock (demos, tests)", float
+)
 USER = _opt("--user", "", "user name (client: asked if empty; bot: random if empty)")
 INTERVAL = _opt("--interval", 1.0, "bot: seconds between messages", float)
 LOG_FORMAT = _opt("--log-format", "json", "json or console")
@@ -60,7 +62,14 @@ ROLE_OPTIONS: dict[str, tuple[Option, ...]] = {
     "proxy": (XSUB_BIND, XPUB_BIND),
     "reference": (REFERENCE_BIND, DATA_DIR),
     "server": (
-        BROKER_BACKEND, PROXY_PUB, PROXY_SUB, REFERENCE, PEER_BIND, ADVERTISE, DATA_DIR, CLOCK_SKEW,
+        BROKER_BACKEND,
+        PROXY_PUB,
+        PROXY_SUB,
+        REFERENCE,
+        PEER_BIND,
+        ADVERTISE,
+        DATA_DIR,
+        CLOCK_SKEW,
     ),
     "client": (BROKER, PROXY_SUB, USER),
     "bot": (BROKER, PROXY_SUB, USER, INTERVAL),

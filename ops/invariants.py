@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from ops.lifetimes import Lifetime, RunView
@@ -86,7 +87,7 @@ def lamport_monotonic(run: RunView) -> tuple[int, list[Violation]]:
         for lifetime in lifetimes:
             count += 1
             stamped = [ln for ln in lifetime.lines if ln.lamport is not None]
-            for prev, line in zip(stamped, stamped[1:]):
+            for prev, line in pairwise(stamped):
                 if line.lamport < prev.lamport:
                     out.append(
                         Violation(
@@ -176,8 +177,10 @@ def single_coordinator(run: RunView) -> tuple[int, list[Violation]]:
             Violation(
                 "single-coordinator",
                 f"live servers end naming {coordinator}, whose log ends early (dead at the end)",
-                (*(ln.where for ln in named.values() if ln.get("coordinator") == coordinator),
-                 last.where),
+                (
+                    *(ln.where for ln in named.values() if ln.get("coordinator") == coordinator),
+                    last.where,
+                ),
             )
         )
     return len(named), out
@@ -213,9 +216,9 @@ def _stored_at_open(lifetimes: list[Lifetime], event_id: str) -> bool:
     for lifetime in lifetimes:
         for line in lifetime.lines:
             heads = line.get("heads") if line.event == "store_opened" else None
-            if isinstance(heads, dict) and isinstance(heads.get(origin), int):
-                if heads[origin] >= seq:
-                    return True
+            stored = heads.get(origin) if isinstance(heads, dict) else None
+            if isinstance(stored, int) and stored >= seq:
+                return True
     return False
 
 

@@ -25,24 +25,36 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("sources", nargs="*", default=["data/logs"], help="files, folders or -")
     for name in ("node", "role", "actor", "event", "level"):
         p.add_argument(
-            f"--{name}", action="append", default=[], metavar="PATTERN",
+            f"--{name}",
+            action="append",
+            default=[],
+            metavar="PATTERN",
             help=f"keep lines whose {name} matches (repeatable, shell patterns like 'election*')",
         )
     p.add_argument("--summary", action="store_true", help="elections, clock, replication, errors")
     p.add_argument("--check", action="store_true", help="verify the invariants; exit 1 if broken")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument(
-        "--end-slack", type=float, default=lifetimes.END_SLACK, metavar="S",
+        "--end-slack",
+        type=float,
+        default=lifetimes.END_SLACK,
+        metavar="S",
         help="a server whose log ends more than S seconds before the last one is dead at the "
         "end (default %(default)s)",
     )
     p.add_argument(
-        "--restart-gap", type=float, default=lifetimes.RESTART_GAP, metavar="S",
+        "--restart-gap",
+        type=float,
+        default=lifetimes.RESTART_GAP,
+        metavar="S",
         help="a Lamport drop after S seconds of silence starts a new lifetime "
         "(default %(default)s)",
     )
     p.add_argument(
-        "--settle", type=float, default=invariants.SETTLE, metavar="S",
+        "--settle",
+        type=float,
+        default=invariants.SETTLE,
+        metavar="S",
         help="writes acknowledged less than S seconds before a replica's log ends need not "
         "be on it (default %(default)s)",
     )

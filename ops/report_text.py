@@ -43,10 +43,17 @@ def _clock(data: dict[str, Any]) -> str:
     out = [f"Clock sync: {len(data['rounds'])} Berkeley round(s)"]
     if data["servers"]:
         rows = [
-            [s, v["rounds"], v["total_adjustment_s"], v["max_abs_adjustment_s"], v["last_offset_s"]]
+            [
+                s,
+                v["rounds"],
+                v["total_adjustment_ms"],
+                v["max_abs_adjustment_ms"],
+                v["last_offset_ms"],
+            ]
             for s, v in data["servers"].items()
         ]
-        out.append(table(["server", "adjusted", "sum s", "max |adj| s", "last offset s"], rows))
+        headers = ["server", "adjusted in", "sum ms", "max |adj| ms", "last offset ms"]
+        out.append(table(headers, rows))
     return "\n".join(out)
 
 
@@ -91,8 +98,10 @@ def _requests(data: dict[str, Any]) -> str:
         for service, v in data["services"].items()
     ]
     head = f"Requests per service (latency ms; rejected as undecodable: {data['rejected']}):"
-    return head + "\n" + table(
-        ["service", "handled", "p50", "p99", "max", "erro", "deadline missed"], rows
+    return (
+        head
+        + "\n"
+        + table(["service", "handled", "p50", "p99", "max", "erro", "deadline missed"], rows)
     )
 
 

@@ -25,7 +25,12 @@ def percentiles(values: Iterable[float]) -> dict[str, Any]:
     def rank(p: float) -> float:
         return round(ordered[max(0, math.ceil(p * len(ordered)) - 1)], 3)
 
-    return {"count": len(ordered), "p50": rank(0.50), "p99": rank(0.99), "max": round(ordered[-1], 3)}
+    return {
+        "count": len(ordered),
+        "p50": rank(0.50),
+        "p99": rank(0.99),
+        "max": round(ordered[-1], 3),
+    }
 
 
 def _by_time(lines: Iterable[LogLine]) -> list[LogLine]:
@@ -46,8 +51,12 @@ def elections(lines: list[LogLine]) -> dict[str, Any]:
         if line.event == ELECTED:
             if line.get("me"):
                 wins.append(
-                    {"time": line.time, "winner": line.node, "previous": line.get("previous"),
-                     "where": line.where}
+                    {
+                        "time": line.time,
+                        "winner": line.node,
+                        "previous": line.get("previous"),
+                        "where": line.where,
+                    }
                 )
             if current is not None:
                 current.update(
@@ -77,6 +86,10 @@ def elections(lines: list[LogLine]) -> dict[str, Any]:
     return {"episodes": episodes, "wins": wins}
 
 
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
 def clock(lines: list[LogLine]) -> dict[str, Any]:
     rounds = []
     applied: dict[str, list[float]] = defaultdict(list)
@@ -85,8 +98,13 @@ def clock(lines: list[LogLine]) -> dict[str, Any]:
         if line.event == "clock_sync_round":
             adjustments = line.get("adjustments") or {}
             rounds.append(
-                {"time": line.time, "coordinator": line.node, "offsets": line.get("offsets"),
-                 "adjustments": adjustments, "where": line.where}
+                {
+                    "time": line.time,
+                    "coordinator": line.node,
+                    "offsets": line.get("offsets"),
+                    "adjustments": adjustments,
+                    "where": line.where,
+                }
             )
             for server, delta in adjustments.items():
                 if isinstance(delta, (int, float)):
@@ -96,9 +114,9 @@ def clock(lines: list[LogLine]) -> dict[str, Any]:
     servers = {
         server: {
             "rounds": len(deltas),
-            "total_adjustment_s": round(sum(deltas), 6),
-            "max_abs_adjustment_s": round(max(abs(d) for d in deltas), 6),
-            "last_offset_s": last_offset.get(server),
+            "total_adjustment_ms": round(sum(deltas) * 1000, 3),
+            "max_abs_adjustment_ms": round(max(abs(d) for d in deltas) * 1000, 3),
+            "last_offset_ms": _ms(last_offset.get(server)),
         }
         for server, deltas in sorted(applied.items())
     }
@@ -119,8 +137,13 @@ def replication(lines: list[LogLine]) -> dict[str, Any]:
             gaps[line.node].update(str(o) for o in line.get("origins") or ["?"])
         elif line.event == "catchup_done":
             catchups.append(
-                {"node": line.node, "time": line.time, "events": line.get("events"),
-                 "seconds": line.get("seconds"), "where": line.where}
+                {
+                    "node": line.node,
+                    "time": line.time,
+                    "events": line.get("events"),
+                    "seconds": line.get("seconds"),
+                    "where": line.where,
+                }
             )
         elif line.event == "replica_lagging":
             lagging[f"{line.node} -> {line.get('peer')}"] += 1
@@ -175,7 +198,11 @@ def requests(lines: list[LogLine]) -> dict[str, Any]:
         elif line.event == "request_rejected":
             rejected += 1
     services = {
-        service: {**percentiles(values), "errors": failed[service], "deadline_missed": missed[service]}
+        service: {
+            **percentiles(values),
+            "errors": failed[service],
+            "deadline_missed": missed[service],
+        }
         for service, values in sorted(latency.items())
     }
     return {"services": services, "rejected": rejected}

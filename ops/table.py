@@ -20,7 +20,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], indent: str = "
     cells = [[cell(v) for v in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
     lines = [
-        indent + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+        indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
         for row in [list(headers), *cells]
     ]
     return "\n".join(lines)

@@ -67,12 +67,12 @@ def render(lines: Sequence[LogLine]) -> str:
     """One text line per log line: lamport, UTC time, node, actor, level, event, fields."""
     node_w = max((len(ln.node) for ln in lines), default=4)
     actor_w = max((len(ln.actor) for ln in lines), default=5)
-    return "\n".join(
-        f"{ln.lamport if ln.lamport is not None else '-':>7}  {clock_time(ln.time)}  "
-        f"{ln.node:<{node_w}}  {ln.actor:<{actor_w}}  {ln.level:<7}  {ln.event}  {extras(ln)}"
-        .rstrip()
-        for ln in lines
-    )
+    rows = []
+    for ln in lines:
+        lamport = ln.lamport if ln.lamport is not None else "-"
+        head = f"{lamport:>7}  {clock_time(ln.time)}  {ln.node:<{node_w}}  {ln.actor:<{actor_w}}"
+        rows.append(f"{head}  {ln.level:<7}  {ln.event}  {extras(ln)}".rstrip())
+    return "\n".join(rows)
 
 
 def as_json(line: LogLine) -> str:

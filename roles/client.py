@@ -59,13 +59,14 @@ class Shell:
     # ---- what arrives (session actor's thread) ------------------------------------------
 
     def deliver(self, d: Delivery) -> None:
-        if not cc.should_show(d, self.user, self.joined):
+        kind = cc.audience(d, self.user, self.joined)
+        if kind is None:
             return
-        if d.kind == "channel":
+        if kind == "channel":
             key = cc.entry_key(d.channel or d.topic, d.user, d.message, d.clock)
             if not self._first_sight(key):
                 return
-        self.out(cc.format_delivery(d))
+        self.out(cc.format_delivery(d, kind))
 
     def _first_sight(self, key: tuple[str, str, str, int]) -> bool:
         with self._lock:

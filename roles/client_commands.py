@@ -200,19 +200,27 @@ def clock_time(timestamp: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(timestamp))
 
 
-def should_show(delivery: Delivery, me: str, joined: Collection[str]) -> bool:
-    """Whether a delivery is meant for this user; topics of channels and users share one
-    namespace, so a private message to a user named like a joined channel is not ours."""
-    if delivery.kind == "private":
-        return (delivery.dst or delivery.topic) == me
-    return (delivery.channel or delivery.topic) in joined
+def audience(delivery: Delivery, me: str, joined: Collection[str]) -> str | None:
+    """How to show a delivery: "channel", "private", or None when it is not for this user.
+
+    Topics of channels and users share one namespace, so a private message to a user named
+    like a joined channel is not ours; a peer's payload without `type` or `service` that
+    came on our own topic is a private message.
+    """
+    if delivery.kind == "private" or (delivery.dst and not delivery.channel):
+        return "private" if (delivery.dst or delivery.topic) == me else None
+    if (delivery.channel or delivery.topic) in joined:
+        return "channel"
+    if delivery.topic == me and not delivery.channel:
+        return "private"
+    return None
 
 
-def format_delivery(delivery: Delivery) -> str:
+def format_delivery(delivery: Delivery, kind: str | None = None) -> str:
     stamp = clock_time(delivery.timestamp)
     who = clean(delivery.user or "?")
     text = clean(delivery.message)
-    if delivery.kind == "private":
+    if (kind or delivery.kind) == "private":
         return f"[{stamp}] *private* <{who}> {text}"
     return f"[{stamp}] #{clean(delivery.channel or delivery.topic)} <{who}> {text}"
 

@@ -35,8 +35,12 @@ def free_base_port(count: int = 8) -> int:
     raise RuntimeError("no free port range")
 
 
-def wait_for(condition: Callable[[], T], timeout: float = 15.0, interval: float = 0.05,
-             what: str = "condition") -> T:
+def wait_for(
+    condition: Callable[[], T],
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> T:
     """Poll until `condition()` is truthy; return its value or fail after `timeout`."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -79,8 +83,11 @@ class RawClient:
 
     def request(self, service: str, **data: Any) -> dict[str, Any]:
         self.clock += 1
-        body = {"service": service, "data": {**data, "timestamp": time.time(), "clock": self.clock},
-                "clock": self.clock}
+        body = {
+            "service": service,
+            "data": {**data, "timestamp": time.time(), "clock": self.clock},
+            "clock": self.clock,
+        }
         reply = msgpack.unpackb(self.send_frames([msgpack.packb(body)]))
         self.clock = max(self.clock, reply["data"]["clock"])
         return reply
@@ -89,14 +96,42 @@ class RawClient:
         self.sock.close(0)
 
 
+def server_status(cluster: Cluster, index: int) -> dict[str, Any]:
+    """The `status` service of server i, through its server-to-server port."""
+    peer = RawClient(cluster.topology.endpoint(5 + index), timeout=1.0)
+    try:
+        return peer.request("status")["data"]
+    finally:
+        peer.close()
+
+
+def settled(cluster: Cluster) -> bool:
+    """Every server knows all its peers and all name the same coordinator."""
+    count = cluster.topology.servers
+    statuses = [server_status(cluster, i) for i in range(count)]
+    coordinators = {s["coordinator"] for s in statuses}
+    return (
+        all(len(s["peers"]) == count - 1 for s in statuses)
+        and len(coordinators) == 1
+        and None not in coordinators
+    )
+
+
 def start_cluster(tmp_path: Any, servers: int = 3, bots: int = 0, **extra: Any) -> Cluster:
-    topology = Topology(base_port=free_base_port(5 + servers), servers=servers, bots=bots,
-                        data_dir=tmp_path, bot_interval=0.2, **extra)
+    topology = Topology(
+        base_port=free_base_port(5 + servers),
+        servers=servers,
+        bots=bots,
+        data_dir=tmp_path,
+        bot_interval=0.2,
+        **extra,
+    )
     cluster = Cluster(topology).start()
     try:
         client = RawClient(topology.broker, timeout=2.0)
         wait_for(lambda: client.request("users").get("data"), timeout=30, what="cluster serving")
         client.close()
+        wait_for(lambda: settled(cluster), timeout=30, what="cluster settled")
     except BaseException:
         cluster.stop()
         raise

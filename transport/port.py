@@ -23,8 +23,7 @@ class Transport(Protocol):
         on_done: Callable[[Response], None],
         timeout: float,
         retries: int,
+        lane: str = "",
     ) -> None: ...
 
     def subscribe(self, key: str, topic: str, on: bool = True) -> None: ...
-
-    def forget(self, endpoint: str) -> None: ...

@@ -67,6 +67,7 @@ class _Call:
     on_done: Callable[[Response], None]
     timeout: float
     retries: int
+    lane: str = ""
     pirate: LazyPirate | None = None
     payload: bytes = b""
 
@@ -84,6 +85,7 @@ class _Pending:
 
 @dataclass
 class _Channel:
+    endpoint: str
     socket: zmq.Socket | None = None
     calls: deque[_Call] = field(default_factory=deque)
 
@@ -110,7 +112,7 @@ class Pump:
         self._poller.register(self._wake_r, zmq.POLLIN)
         self._handlers: dict[zmq.Socket, Callable[[list[bytes]], None]] = {}
         self._named: dict[str, zmq.Socket] = {}
-        self._channels: dict[str, _Channel] = {}
+        self._channels: dict[tuple[str, str], _Channel] = {}
         self._pending: dict[int, _Pending] = {}
         self._tokens = itertools.count(1)
         self._running = True
@@ -175,13 +177,14 @@ class Pump:
         on_done: Callable[[Response], None],
         timeout: float,
         retries: int,
+        lane: str = "",
     ) -> None:
-        call = _Call(endpoint, service, data, on_done, timeout, retries)
+        """Send a request with retries; `on_done` gets the Response (on the pump thread, so
+        it must only hand over). Requests to one endpoint in one lane go one at a time;
+        separate lanes keep a slow conversation from delaying another (a liveness ping
+        behind a bulk catch-up)."""
+        call = _Call(endpoint, service, data, on_done, timeout, retries, lane)
         self._submit(lambda: self._enqueue_call(call))
-
-    def forget(self, endpoint: str) -> None:
-        """Fail every call queued for an endpoint and close its socket (peer left)."""
-        self._submit(lambda: self._drop_channel(endpoint, "peer forgotten"))
 
     # ---- socket setup (pump thread) ---------------------------------------------------
 
@@ -370,81 +373,64 @@ class Pump:
         self.lamport.merge(codec.clock_of(message))
         on_publication(Publication(key, topic, message))
 
-    # ---- outgoing requests (Lazy Pirate, one REQ socket per endpoint) -----------------
+    # ---- outgoing requests (Lazy Pirate, one REQ socket per endpoint and lane) --------
 
     def _enqueue_call(self, call: _Call) -> None:
-        channel = self._channels.setdefault(call.endpoint, _Channel())
+        channel = self._channels.setdefault((call.endpoint, call.lane), _Channel(call.endpoint))
         channel.calls.append(call)
         if len(channel.calls) == 1:
             self._send_call(channel)
 
-    def _reopen(self, endpoint: str, channel: _Channel) -> zmq.Socket:
+    def _reopen(self, channel: _Channel) -> zmq.Socket:
         if channel.socket is not None:
             self._poller.unregister(channel.socket)
             self._handlers.pop(channel.socket, None)
             channel.socket.close(0)
         sock = self._socket(zmq.REQ)
-        sock.connect(endpoint)
-        self._handlers[sock] = lambda frames: self._on_call_reply(endpoint, frames)
+        sock.connect(channel.endpoint)
+        self._handlers[sock] = lambda frames: self._on_call_reply(channel, frames)
         self._poller.register(sock, zmq.POLLIN)
         channel.socket = sock
         return sock
 
     def _send_call(self, channel: _Channel) -> None:
         call = channel.calls[0]
-        sock = channel.socket or self._reopen(call.endpoint, channel)
+        sock = channel.socket or self._reopen(channel)
         call.payload = codec.encode(call.service, call.data, self.lamport.tick(), self.clock.now())
         call.pirate = LazyPirate(call.timeout, call.retries, time.monotonic())
         sock.send(call.payload)
 
-    def _finish_call(self, endpoint: str, response: Response) -> None:
-        channel = self._channels[endpoint]
+    def _finish_call(self, channel: _Channel, ok: bool, data: dict[str, Any], error: str) -> None:
         call = channel.calls.popleft()
+        rtt = time.monotonic() - call.pirate.sent_at if call.pirate else 0.0
         try:
-            call.on_done(response)
+            call.on_done(Response(ok, channel.endpoint, call.service, data, error, rtt))
         except Exception:
             log.exception("call_callback_failed", service=call.service)
         if channel.calls:
             self._send_call(channel)
 
-    def _on_call_reply(self, endpoint: str, frames: list[bytes]) -> None:
-        channel = self._channels.get(endpoint)
-        if channel is None or not channel.calls:
+    def _on_call_reply(self, channel: _Channel, frames: list[bytes]) -> None:
+        if not channel.calls:
             return
-        call = channel.calls[0]
-        rtt = time.monotonic() - call.pirate.sent_at if call.pirate else 0.0
         try:
             message, _ = codec.unpack(frames[-1])
         except codec.DecodeError:
             message = None
         if not isinstance(message, dict):
-            self._finish_call(endpoint, Response(False, endpoint, call.service, error="bad reply"))
+            self._finish_call(channel, False, {}, "bad reply")
             return
         self.lamport.merge(codec.clock_of(message))
         data = message.get("data") if isinstance(message.get("data"), dict) else {}
-        self._finish_call(endpoint, Response(True, endpoint, call.service, data, rtt=rtt))
+        self._finish_call(channel, True, data, "")
 
     def _check_calls(self, now: float) -> None:
-        for endpoint, channel in list(self._channels.items()):
+        for channel in list(self._channels.values()):
             if not channel.calls or channel.calls[0].pirate is None:
                 continue
-            call = channel.calls[0]
-            verdict = call.pirate.check(now)
+            verdict = channel.calls[0].pirate.check(now)
             if verdict is Verdict.RESEND:
-                self._reopen(endpoint, channel).send(call.payload)
+                self._reopen(channel).send(channel.calls[0].payload)
             elif verdict is Verdict.GIVE_UP:
-                self._reopen(endpoint, channel)
-                self._finish_call(
-                    endpoint, Response(False, endpoint, call.service, error="timeout")
-                )
-
-    def _drop_channel(self, endpoint: str, reason: str) -> None:
-        channel = self._channels.pop(endpoint, None)
-        if channel is None:
-            return
-        if channel.socket is not None:
-            self._poller.unregister(channel.socket)
-            self._handlers.pop(channel.socket, None)
-            channel.socket.close(0)
-        for call in channel.calls:
-            call.on_done(Response(False, endpoint, call.service, error=reason))
+                self._reopen(channel)
+                self._finish_call(channel, False, {}, "timeout")

@@ -11,18 +11,13 @@ import msgpack
 import pytest
 import zmq
 
-from tests.support import RawClient, start_cluster, wait_for
+from tests.support import RawClient, server_status, start_cluster, wait_for
 
 pytestmark = pytest.mark.cluster
 
 
 def status(cluster, name: str) -> dict:
-    index = int(name.rsplit("-", 1)[1])
-    peer = RawClient(cluster.topology.endpoint(5 + index), timeout=1.0)
-    try:
-        return peer.request("status")["data"]
-    finally:
-        peer.close()
+    return server_status(cluster, int(name.rsplit("-", 1)[1]))
 
 
 def heads(cluster, name: str) -> tuple:
@@ -51,8 +46,9 @@ class Load:
         while not self.stop.is_set():
             text = f"{self.user}-{i}"
             try:
-                reply = self.client.request("publish", user=self.user, channel=self.channel,
-                                            message=text)
+                reply = self.client.request(
+                    "publish", user=self.user, channel=self.channel, message=text
+                )
             except zmq.Again:
                 self.timeouts += 1
                 continue  # a lost request is retried as a new post; only OKs count
@@ -90,9 +86,6 @@ def histories_from_every_replica(cluster, channel: str, rounds: int = 3) -> list
 @pytest.fixture
 def cluster(tmp_path):
     cluster = start_cluster(tmp_path, servers=3)
-    names = [f"server-{i}" for i in range(3)]
-    wait_for(lambda: len(coordinators(cluster, names)) == 1 and None not in coordinators(cluster, names),
-             what="one coordinator")
     yield cluster
     cluster.stop()
 
@@ -112,8 +105,11 @@ def test_kill_9_under_load_loses_no_acknowledged_write_and_restart_converges(clu
 
     started = time.monotonic()
     cluster.start_one("server-1")
-    wait_for(lambda: len({heads(cluster, n) for n in [*survivors, "server-1"]}) == 1,
-             timeout=10, what="restarted replica converged")
+    wait_for(
+        lambda: len({heads(cluster, n) for n in [*survivors, "server-1"]}) == 1,
+        timeout=10,
+        what="restarted replica converged",
+    )
     converge = time.monotonic() - started
     histories = histories_from_every_replica(cluster, channel, rounds=3)
     assert histories[0] == histories[1] == histories[2]
@@ -173,7 +169,9 @@ def test_reference_down_for_10_seconds_clients_see_no_error(cluster):
         assert reply["data"]["status"] == "OK", reply
         replies += 1
     cluster.start_one("reference")
-    wait_for(lambda: all(status(cluster, f"server-{i}")["reference_up"] for i in range(3)),
-             what="servers re-registered")
+    wait_for(
+        lambda: all(status(cluster, f"server-{i}")["reference_up"] for i in range(3)),
+        what="servers re-registered",
+    )
     assert replies > 50
     client.close()

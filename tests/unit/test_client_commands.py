@@ -138,16 +138,21 @@ def test_terminal_escapes_from_the_network_are_neutralised() -> None:
     assert "\t" in line
 
 
-def test_should_show() -> None:
-    assert cc.should_show(delivery(), "ana", ["geral"])
-    assert not cc.should_show(delivery(), "ana", ["outro"])
+def test_audience() -> None:
+    assert cc.audience(delivery(), "ana", ["geral"]) == "channel"
+    assert cc.audience(delivery(), "ana", ["outro"]) is None
     to_ana = delivery("private", topic="ana", channel="", dst="ana")
     to_anabel = delivery("private", topic="anabel", channel="", dst="anabel")
-    assert cc.should_show(to_ana, "ana", [])
-    assert not cc.should_show(to_anabel, "ana", [])
+    assert cc.audience(to_ana, "ana", []) == "private"
+    assert cc.audience(to_anabel, "ana", []) is None
     # A channel named like another user: that user's private messages are not ours.
     to_bob = delivery("private", topic="bob", channel="", dst="bob")
-    assert not cc.should_show(to_bob, "ana", ["bob"])
+    assert cc.audience(to_bob, "ana", ["bob"]) is None
+    # Peers whose payload lacks `type`/`service`: a dst, or our own topic, means private.
+    bare = delivery("channel", topic="ana", channel="", dst="ana")
+    assert cc.audience(bare, "ana", []) == "private"
+    assert cc.audience(delivery("channel", topic="ana", channel=""), "ana", []) == "private"
+    assert cc.format_delivery(bare, "private") == f"[{at(TS)}] *private* <bob> oi"
 
 
 def test_format_entries() -> None:

@@ -24,6 +24,7 @@ import pytest
 from actors.base import Node
 from config.timing import Timing
 from roles.chat_client import ChatClient, Delivery, Unreachable
+from roles.client import LOGIN_ATTEMPTS, run
 from roles.cluster import Cluster, Topology
 
 pytestmark = pytest.mark.cluster
@@ -233,9 +234,35 @@ def test_a_dead_broker_raises_unreachable_quickly() -> None:
         client.close()
 
 
+def test_the_shell_gives_up_on_a_dead_cluster_and_closes() -> None:
+    quick = Timing(request_timeout=0.1, request_retries=1)
+    broker = f"tcp://127.0.0.1:{free_base_port(1)}"
+    made: list[ChatClient] = []
+    lines: list[str] = []
+
+    def connect(on_delivery: Callable[[Delivery], None]) -> ChatClient:
+        made.append(ChatClient(broker, "tcp://127.0.0.1:1", on_delivery,
+                               node=Node("client", "lonely", timing=quick)))
+        return made[-1]
+
+    def read(prompt: str) -> str:
+        raise AssertionError(f"asked {prompt!r} although the cluster is down")
+
+    started = time.monotonic()
+    run(connect, broker, "ana", read, lines.append, quick)
+    assert time.monotonic() - started < 10
+    assert f"cluster unreachable at {broker}, retrying (1/{LOGIN_ATTEMPTS - 1})..." in lines
+    assert lines[-2:] == [f"cluster unreachable at {broker}: giving up", "bye"]
+    assert not made[0].session.is_alive()
+
+
 # ---- `bbs client` under a pseudo-terminal -------------------------------------------------
 
-ANSI = re.compile(r"\x1b(\[[0-9;?<=>]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-Za-z]|[=>78])")
+ANSI = re.compile(
+    r"\x1b(\[[0-9;?<=>]*[ -/]*[@-~]"  # CSI: cursor moves, colours, modes
+    r"|\][^\x07\x1b]*(\x07|\x1b\\)"  # OSC: window title
+    r"|[()][0-9A-Za-z]|[=>78])"  # charset and keypad modes
+)
 
 
 class Terminal:
@@ -316,24 +343,29 @@ def test_bbs_client_in_a_terminal(terminal: Callable[..., Terminal],
                                   peers: Callable[[str], Peer]) -> None:
     channel, me = unique("geral"), unique("carla")
     term = terminal()
+    # Keys are typed only once the prompt is up: before that the terminal is in cooked mode.
     term.expect("your name:")
     term.type(me + "\r")
-    term.expect(f"logged in as {me}")
+    mark = term.expect(f"logged in as {me}")
+    term.expect(f"{me}>", after=mark)
     term.type(f"/join {channel}\r")
-    term.expect(f"joined #{channel}")
-    mark = term.expect(f"-- no messages yet in #{channel}")
+    term.expect(f"joined #{channel}", after=mark)
+    mark = term.expect(f"-- no messages yet in #{channel}", after=mark)
+    term.expect(f"{me}@#{channel}>", after=mark)
     term.type("ola do terminal\r")
-    term.expect(f"#{channel} <{me}> ola do terminal", after=mark)
+    mark = term.expect(f"#{channel} <{me}> ola do terminal", after=mark)
 
-    # A post by someone else appears while the prompt waits for input.
+    # Posts and private messages from others appear while the prompt waits for input.
     dora = peers(unique("dora"))
     dora.ok("publish", user=dora.user, channel=channel, message="oi carla")
-    term.expect(f"#{channel} <{dora.user}> oi carla", after=mark)
+    mark = term.expect(f"#{channel} <{dora.user}> oi carla", after=mark)
     dora.ok("message", src=dora.user, dst=me, message="so pra voce")
-    term.expect(f"*private* <{dora.user}> so pra voce", after=mark)
+    mark = term.expect(f"*private* <{dora.user}> so pra voce", after=mark)
+    term.expect(f"{me}@#{channel}>", after=mark)
 
-    term.type("/msg nobody-" + me + " hello\r")
-    term.expect(f"message to nobody-{me} not sent: unknown user", after=mark)
+    term.type(f"/msg nobody-{me} hello\r")
+    mark = term.expect(f"message to nobody-{me} not sent: unknown user", after=mark)
+    term.expect(f"{me}@#{channel}>", after=mark)
     term.type("/quit\r")
     term.expect("bye", after=mark)
     assert term.wait_exit() == 0
@@ -342,7 +374,8 @@ def test_bbs_client_in_a_terminal(terminal: Callable[..., Terminal],
 def test_ctrl_d_quits_the_terminal_client(terminal: Callable[..., Terminal]) -> None:
     me = unique("dani")
     term = terminal(f"--user={me}")
-    term.expect(f"logged in as {me}")
+    mark = term.expect(f"logged in as {me}")
+    term.expect(f"{me}>", after=mark)
     term.type("\x04")
-    term.expect("bye")
+    term.expect("bye", after=mark)
     assert term.wait_exit() == 0

@@ -69,9 +69,12 @@ def test_publish_reaches_subscriber_with_union_payload(cluster, client):
     sub.setsockopt(zmq.SUBSCRIBE, channel.encode())
     sub.connect(cluster.topology.proxy_sub)
     try:
+
         def published() -> list[bytes] | None:
-            assert data(client.request("publish", user=user, channel=channel,
-                                       message="oi"))["status"] == "OK"
+            assert (
+                data(client.request("publish", user=user, channel=channel, message="oi"))["status"]
+                == "OK"
+            )
             return sub.recv_multipart() if sub.poll(300) else None
 
         topic, payload = wait_for(published, what="publication")
@@ -105,21 +108,28 @@ def test_channel_history_paging(client):
         client.request("publish", user=user, channel=channel, message=f"p{i}")
     last_two = data(client.request("history", channel=channel, limit=2))["messages"]
     assert [m["message"] for m in last_two] == ["p3", "p4"]
-    older = data(client.request("history", channel=channel, limit=10,
-                                before_clock=last_two[0]["clock"]))["messages"]
+    older = data(
+        client.request("history", channel=channel, limit=10, before_clock=last_two[0]["clock"])
+    )["messages"]
     assert [m["message"] for m in older] == ["p0", "p1", "p2"]
 
 
 def test_publishing_as_unknown_user_registers_it(client):
     user, channel = unique("ghost"), unique("c")
     client.request("channel", channel=channel)
-    assert data(client.request("publish", user=user, channel=channel, message="boo"))["status"] == "OK"
+    assert (
+        data(client.request("publish", user=user, channel=channel, message="boo"))["status"] == "OK"
+    )
     assert user in data(client.request("users"))["users"]
 
 
 def test_every_reply_clock_exceeds_request_clock(client):
-    for service, fields in [("users", {}), ("channels", {}), ("login", {"user": unique("l")}),
-                            ("nope", {})]:
+    for service, fields in [
+        ("users", {}),
+        ("channels", {}),
+        ("login", {"user": unique("l")}),
+        ("nope", {}),
+    ]:
         client.clock += 1000
         sent = client.clock
         reply = client.request(service, **fields)
@@ -140,7 +150,9 @@ BAD_REQUESTS = [
 ]
 
 
-@pytest.mark.parametrize(("why", "service", "fields"), BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS])
+@pytest.mark.parametrize(
+    ("why", "service", "fields"), BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS]
+)
 def test_bad_requests_get_erro_and_change_nothing(client, why, service, fields):
     before = data(client.request("users"))["users"], data(client.request("channels"))["channels"]
     assert_error(client.request(service, **fields))
@@ -176,9 +188,12 @@ def test_multipart_request_uses_last_frame(client):
 
 
 def test_opcao_and_aliases_accepted(client):
-    raw = client.send_frames([msgpack.packb({"opcao": "login", "data": {"username": unique("op")}})])
+    raw = client.send_frames(
+        [msgpack.packb({"opcao": "login", "data": {"username": unique("op")}})]
+    )
     assert msgpack.unpackb(raw)["data"]["status"] == "sucesso"
     channel = unique("alias")
-    raw = client.send_frames([msgpack.packb({"service": "channel", "data": {"name": channel},
-                                             "lamport_clock": 7})])
+    raw = client.send_frames(
+        [msgpack.packb({"service": "channel", "data": {"name": channel}, "lamport_clock": 7})]
+    )
     assert msgpack.unpackb(raw)["data"]["status"] == "sucesso"

@@ -1,0 +1,85 @@
+"""The issue's targets, judged on figures measured in the same run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    text: str
+    goal: float
+    unit: str
+    at_least: bool  # True: measured >= goal; False: measured <= goal
+    measure: Callable[[dict[str, Any]], float | None]
+
+
+def _level(rows: list[dict[str, Any]], clients: int) -> dict[str, Any] | None:
+    return next((r for r in rows if r.get("clients") == clients), None)
+
+
+def _publish_row(res: dict[str, Any], replicas: int, clients: int) -> dict[str, Any] | None:
+    run = res.get("publish", {}).get(f"r{replicas}")
+    return _level(run["levels"], clients) if run else None
+
+
+def _ratio(res: dict[str, Any]) -> float | None:
+    pub = _publish_row(res, 3, 32)
+    ceiling = _level(res.get("ceiling", {}).get("levels", []), 32)
+    if not pub or not ceiling or not ceiling["throughput"]:
+        return None
+    return 100.0 * pub["throughput"] / ceiling["throughput"]
+
+
+def _p99(res: dict[str, Any]) -> float | None:
+    row = _publish_row(res, 3, 32)
+    return row["p99_ms"] if row else None
+
+
+def _lag(res: dict[str, Any]) -> float | None:
+    return res.get("lag", {}).get("p99_ms")
+
+
+def _history(res: dict[str, Any]) -> float | None:
+    rows = res.get("history", {}).get("levels", [])
+    row = next((r for r in rows if r["query"] == "latest" and r["clients"] == 1), None)
+    return row["p99_ms"] if row else None
+
+
+def _catchup(res: dict[str, Any]) -> float | None:
+    return res.get("recovery", {}).get("catchup_events_per_s")
+
+
+def _rss(res: dict[str, Any]) -> float | None:
+    return res.get("memory", {}).get("rss_peak_mb")
+
+
+TARGETS = (
+    Target("throughput", "3-replica publish at 32 clients vs ceiling", 40.0, "%", True, _ratio),
+    Target("publish_p99", "3-replica publish p99 at 32 clients", 25.0, "ms", False, _p99),
+    Target("lag_p99", "replication lag p99 under that load", 50.0, "ms", False, _lag),
+    Target("history_p99", "history p99 (newest page, 1 client)", 5.0, "ms", False, _history),
+    Target("catchup", "catch-up rate of a restarted replica", 20000.0, "ev/s", True, _catchup),
+    Target("rss", "server peak RSS with the big store", 200.0, "MB", False, _rss),
+)
+
+
+def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for t in TARGETS:
+        value = t.measure(results)
+        met = None if value is None else (value >= t.goal if t.at_least else value <= t.goal)
+        out.append(
+            {
+                "name": t.name,
+                "text": t.text,
+                "goal": f"{'>=' if t.at_least else '<='} {t.goal:g} {t.unit}",
+                "measured": None if value is None else round(value, 2),
+                "unit": t.unit,
+                "result": "not run" if met is None else ("met" if met else "missed"),
+            }
+        )
+    return out

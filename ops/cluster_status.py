@@ -1,0 +1,102 @@
+"""A snapshot of the cluster: the reference's `list`, then every server's `status` service on
+its server-to-server port, asked in parallel with a short timeout (a dead server is simply
+not alive; nothing waits longer than the timeout)."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import zmq
+
+from actors.clocks import LamportClock
+from ops import rpc
+
+
+@dataclass
+class ServerState:
+    name: str
+    rank: int | None
+    address: str | None
+    listed: bool  # in the reference's list of live servers right now
+    status: dict[str, Any] | None = None  # the `status` reply; None when it did not answer
+
+    @property
+    def alive(self) -> bool:
+        return self.status is not None
+
+    def get(self, key: str) -> Any:
+        return (self.status or {}).get(key)
+
+
+@dataclass
+class Snapshot:
+    reference: str
+    reference_up: bool
+    servers: list[ServerState] = field(default_factory=list)
+    taken_at: float = field(default_factory=time.time)
+
+    @property
+    def coordinators(self) -> dict[str, list[str]]:
+        """coordinator name -> the answering servers that name it."""
+        named: dict[str, list[str]] = {}
+        for server in self.servers:
+            if server.alive:
+                named.setdefault(str(server.get("coordinator")), []).append(server.name)
+        return named
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "reference_up": self.reference_up,
+            "taken_at": self.taken_at,
+            "coordinators": self.coordinators,
+            "servers": [{**asdict(s), "alive": s.alive} for s in self.servers],
+        }
+
+
+def _listed(reply: dict[str, Any] | None) -> list[ServerState]:
+    items = reply.get("list") if reply else None
+    out = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            rank = item.get("rank")
+            address = item.get("address")
+            out.append(
+                ServerState(
+                    item["name"],
+                    rank if isinstance(rank, int) else None,
+                    address if isinstance(address, str) else None,
+                    listed=True,
+                )
+            )
+    return out
+
+
+def collect(
+    reference: str,
+    timeout: float = 1.0,
+    previous: Snapshot | None = None,
+    ctx: zmq.Context | None = None,
+) -> Snapshot:
+    """Ask the reference and every server it lists; servers of `previous` that left the list
+    are asked too (so a server that died between two refreshes shows as not alive)."""
+    ctx = ctx or zmq.Context.instance()
+    clock = LamportClock()
+    reply = rpc.call(ctx, reference, "list", clock, timeout)
+    servers = _listed(reply)
+    names = {s.name for s in servers}
+    for old in previous.servers if previous else []:
+        if old.name not in names:
+            servers.append(ServerState(old.name, old.rank, old.address, listed=False))
+    with ThreadPoolExecutor(max_workers=max(1, len(servers))) as pool:
+        replies = pool.map(
+            lambda s: rpc.call(ctx, s.address, "status", clock, timeout) if s.address else None,
+            servers,
+        )
+        for server, status in zip(servers, replies, strict=True):
+            server.status = status
+    servers.sort(key=lambda s: (s.rank is None, s.rank or 0, s.name))
+    return Snapshot(reference, reply is not None, servers)
