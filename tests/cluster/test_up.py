@@ -1,0 +1,78 @@
+"""`bbs up` — the README's main job — runs the topology and stops it cleanly."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from tests.support import RawClient, free_base_port, wait_for
+
+pytestmark = pytest.mark.cluster
+
+
+def test_bbs_up_serves_bots_traffic_and_stops_every_process(tmp_path):
+    base = free_base_port(8)
+    children: list[psutil.Process] = []
+    up = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "roles.cli",
+            "up",
+            f"--base-port={base}",
+            f"--data-dir={tmp_path}",
+            "--bot-interval=0.1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        banner = wait_for(lambda: up.stdout.readline(), what="banner")
+        assert "BBS cluster up: 3 servers, 2 bots" in banner
+        children = wait_for(
+            lambda: (
+                len(psutil.Process(up.pid).children()) == 8 and psutil.Process(up.pid).children()
+            ),
+            what="8 processes",
+        )
+        client = RawClient(f"tcp://127.0.0.1:{base}")
+
+        def bots_posted() -> bool:
+            channels = client.request("channels")["data"]["channels"]
+            return any(
+                len(client.request("history", channel=c)["data"]["messages"]) >= 10
+                for c in channels
+            )
+
+        wait_for(bots_posted, timeout=30, what="bots posting")
+        client.close()
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(30) == 0
+        _, alive = psutil.wait_procs(children, timeout=5)
+        assert not alive, f"orphans: {alive}"
+        logs = sorted(p.name for p in (tmp_path / "logs").iterdir())
+        assert logs == [
+            "bot-0.jsonl",
+            "bot-1.jsonl",
+            "broker.jsonl",
+            "proxy.jsonl",
+            "reference.jsonl",
+            "server-0.jsonl",
+            "server-1.jsonl",
+            "server-2.jsonl",
+        ]
+    finally:
+        if up.poll() is None:
+            up.send_signal(signal.SIGTERM)
+            try:
+                up.wait(20)
+            except subprocess.TimeoutExpired:
+                up.kill()
+        for child in children:
+            if child.is_running():
+                child.kill()
