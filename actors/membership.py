@@ -90,7 +90,6 @@ class MembershipActor(BaseActor):
             if self.reference_up:
                 self.log.warning("reference_unreachable", service=r.purpose)
             self.reference_up, self.registered, self.busy = False, False, False
-            self.first_view.set()  # start serving on what we know; catch up later
             return
         self.reference_up = True
         if r.purpose == "rank":
@@ -113,4 +112,5 @@ class MembershipActor(BaseActor):
             view = Membership(self.rank, peers)
             for name in LISTENERS:
                 self.routes.tell(name, view)
-            self.first_view.set()
+            if peers:
+                self.first_view.set()

@@ -146,7 +146,10 @@ def build(settings: ServerSettings, node: Node | None = None) -> Server:
 
     routes.tell("membership", Tick("heartbeat"))
     every(timing.heartbeat_interval, "membership", "heartbeat")
-    first_view.wait(timing.startup_catchup_timeout)
+    # Wait (bounded) to know at least one peer: at a cold start of the whole cluster, a server
+    # that served before its peers registered would acknowledge writes on its own disk only.
+    if not first_view.wait(timing.startup_catchup_timeout):
+        log.warning("starting_without_peers")
     caught_up = threading.Event()
     refs["replication"].proxy().refresh(caught_up.set).get()
     if not caught_up.wait(timing.startup_catchup_timeout * 10):
