@@ -71,7 +71,11 @@ def to_delivery(topic: str, message: dict[str, Any]) -> Delivery:
                     return value
         return ""
 
-    private = message.get("type") == "private" or message.get("service") == "message"
+    private = (
+        message.get("type") == "private"
+        or message.get("service") == "message"
+        or (bool(pick("dst", "to")) and not pick("channel"))
+    )
     return Delivery(
         topic=topic,
         kind="private" if private else "channel",

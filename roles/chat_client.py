@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
 from actors.base import Node
@@ -13,6 +14,7 @@ from config.timing import DEFAULT_TIMING, Timing
 from transport.pump import Pump
 
 __all__ = ["ChatClient", "Delivery", "Unreachable"]
+CALL_GUARD = 120.0
 
 
 class ChatClient:
@@ -35,8 +37,12 @@ class ChatClient:
         """Send one request; returns the reply's data or raises Unreachable."""
         result: Future = Future()
         self.session.tell(Call(service, data, result))
-        timing = self.node.timing
-        return result.result(timeout=timing.request_timeout * (timing.request_retries + 2))
+        # The pump always settles a call (reply or Unreachable after its retries); the bound
+        # only guards against a dead pump. Calls from several threads queue one by one.
+        try:
+            return result.result(timeout=CALL_GUARD)
+        except FuturesTimeout as exc:
+            raise Unreachable(f"no answer from the client's transport in {CALL_GUARD}s") from exc
 
     def subscribe(self, topic: str, on: bool = True) -> None:
         self.session.tell(Subscribe(topic, on))

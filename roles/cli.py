@@ -76,9 +76,10 @@ def run_bot(ns: argparse.Namespace) -> None:
 def run_client(ns: argparse.Namespace) -> None:
     from roles import client
 
+    node = Node("client", node_name(ns))
     with open(os.devnull, "w") as quiet:  # the UI owns the terminal; logs go to --log-file
-        bbs_logging.configure("client", node_name(ns), None, "json", ns.log_file, stream=quiet)
-        client.main(ns)
+        bbs_logging.configure("client", node.name, node.lamport, "json", ns.log_file, stream=quiet)
+        client.main(ns, node)
 
 
 RUNNERS: dict[str, Callable[[argparse.Namespace], None]] = {

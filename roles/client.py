@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import socket
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ from actors.base import Node
 from actors.session import Delivery, Unreachable
 from config.timing import DEFAULT_TIMING, Timing
 from roles import client_commands as cc
+from roles.chat_client import ChatClient
 from transport.codec import as_int
 
 LOGIN_ATTEMPTS = 3
@@ -292,10 +292,7 @@ def _terminal() -> Iterator[Read]:
         yield PromptSession().prompt
 
 
-def main(ns: argparse.Namespace) -> None:
-    from roles.chat_client import ChatClient
-
-    node = Node("client", getattr(ns, "name", "") or socket.gethostname())
+def main(ns: argparse.Namespace, node: Node) -> None:
 
     def connect(on_delivery: Callable[[Delivery], None]) -> ChatLike:
         return ChatClient(ns.broker, ns.proxy_sub, on_delivery, node=node)

@@ -9,7 +9,6 @@ import os
 import re
 import select
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -25,79 +24,26 @@ from actors.base import Node
 from config.timing import Timing
 from roles.chat_client import ChatClient, Delivery, Unreachable
 from roles.client import LOGIN_ATTEMPTS, run
-from roles.cluster import Cluster, Topology
+from roles.cluster import Topology
+from tests.support import free_base_port, start_cluster, wait_for
 
 pytestmark = pytest.mark.cluster
 
-STARTUP_DEADLINE = 60.0
 DEADLINE = 15.0
 _names = itertools.count()
-
-
-def free_base_port(count: int = 8) -> int:
-    """A port p such that p..p+count-1 are all free right now."""
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("", 0))
-            base = probe.getsockname()[1]
-        if base + count > 65535:
-            continue
-        held: list[socket.socket] = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket()
-                held.append(sock)
-                sock.bind(("", port))
-        except OSError:
-            continue
-        finally:
-            for sock in held:
-                sock.close()
-        return base
-    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}{os.getpid()}x{next(_names)}"
 
 
-def wait_for(condition: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {deadline}s waiting for {what}")
-
-
-def wait_until_serving(topology: Topology, cluster: Cluster) -> None:
-    quick = Timing(request_timeout=1.0, request_retries=0)
-    probe = ChatClient(topology.broker, topology.proxy_sub, lambda _: None,
-                       node=Node("client", "probe", timing=quick))
-    try:
-        end = time.monotonic() + STARTUP_DEADLINE
-        while time.monotonic() < end:
-            assert not cluster.dead(), f"cluster processes exited: {cluster.dead()}"
-            try:
-                if probe.login("probe").get("status") == "sucesso":
-                    return
-            except (Unreachable, TimeoutError):
-                pass
-        raise AssertionError(f"cluster not serving after {STARTUP_DEADLINE}s")
-    finally:
-        probe.close()
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
-    topology = Topology(base_port=free_base_port(), data_dir=tmp_path_factory.mktemp("bbs"),
-                        bots=0)
-    running = Cluster(topology)
+    """Broker, proxy, reference and 3 servers, serving and settled (every server knows its
+    peers, one coordinator), so every write is acknowledged by all replicas."""
+    running = start_cluster(tmp_path_factory.mktemp("client"), servers=3, bots=0)
     try:
-        running.start()
-        wait_until_serving(topology, running)
-        yield topology
+        yield running.topology
     finally:
         running.stop()
 
@@ -135,7 +81,7 @@ class Peer:
             probe = unique(f"probe-{what}-")
             send(probe)
             try:
-                wait_for(lambda p=probe: self.received(p), what, deadline=0.5)
+                wait_for(lambda p=probe: self.received(p), timeout=0.5, interval=0.02, what=what)
                 return sent
             except AssertionError:
                 if time.monotonic() > end:
@@ -165,10 +111,10 @@ def test_a_private_message_reaches_only_its_exact_user(peers: Callable[[str], Pe
     sent = anabel.until_received(
         lambda m: anabel.ok("message", src=anabel.user, dst=anabel.user, message=m), "anabel")
     ana.ok("message", src=ana.user, dst=anabel.user, message="only for anabel")
-    got = wait_for(lambda: anabel.received("only for anabel"), "anabel's message")
+    got = wait_for(lambda: anabel.received("only for anabel"), what="anabel's message")
     assert (got.kind, got.user, got.dst, got.topic) == ("private", ana.user, anabel.user,
                                                         anabel.user)
-    wait_for(lambda: ana.dropped >= sent + 1, "ana dropping anabel's topic")
+    wait_for(lambda: ana.dropped >= sent + 1, what="ana dropping anabel's topic")
     assert "only for anabel" not in ana.messages()
     assert all(d.topic == ana.user for d in ana.got)
 
@@ -182,7 +128,7 @@ def test_a_channel_post_is_delivered_live(peers: Callable[[str], Peer]) -> None:
         lambda m: poster.ok("publish", user=poster.user, channel=channel, message=m), channel)
     before = time.time()
     poster.ok("publish", user=poster.user, channel=channel, message="live post")
-    got = wait_for(lambda: reader.received("live post"), "the live post")
+    got = wait_for(lambda: reader.received("live post"), what="the live post")
     assert (got.kind, got.user, got.channel, got.topic) == ("channel", poster.user, channel,
                                                             channel)
     assert got.clock > 0
@@ -193,31 +139,34 @@ def test_history_returns_posts_in_order(peers: Callable[[str], Peer]) -> None:
     channel = unique("hist")
     alice, bob = peers(unique("alice")), peers(unique("bob"))
     alice.ok("channel", channel=channel, user=alice.user)
+    # One after the other from one client: each request carries a Lamport clock above the
+    # previous post's, whichever replica takes it, so this is the order history must give.
     texts = [f"post {i}" for i in range(6)]
-    for i, text in enumerate(texts):
-        (alice if i % 2 == 0 else bob).ok("publish", user=(alice, bob)[i % 2].user,
-                                          channel=channel, message=text)
+    for text in texts:
+        alice.ok("publish", user=alice.user, channel=channel, message=text)
 
     def complete() -> list[dict[str, Any]] | None:
         reply = bob.ok("history", channel=channel, limit=50)
         return reply["messages"] if len(reply["messages"]) == len(texts) else None
 
-    # Three asks in a row go to the three replicas (round-robin): they must all agree.
-    for _ in range(3):
-        messages = wait_for(complete, "the whole history")
+    # The broker spreads asks over the replicas (round-robin): they must all agree.
+    answers = [wait_for(complete, what="the whole history") for _ in range(3)]
+    for messages in answers:
         assert [m["message"] for m in messages] == texts
-        assert [m["user"] for m in messages] == [(alice, bob)[i % 2].user for i in range(6)]
+        assert {m["user"] for m in messages} == {alice.user}
+        assert {m["channel"] for m in messages} == {channel}
         clocks = [m["clock"] for m in messages]
-        assert clocks == sorted(clocks)
+        assert clocks == sorted(clocks) and len(set(clocks)) == len(clocks)
+    assert answers[0] == answers[1] == answers[2]
     last_two = bob.ok("history", channel=channel, limit=2)["messages"]
     assert [m["message"] for m in last_two] == texts[-2:]
 
     alice.ok("message", src=alice.user, dst=bob.user, message="private 1")
-    bob.ok("message", src=bob.user, dst=alice.user, message="private 2")
+    alice.ok("message", src=alice.user, dst=bob.user, message="private 2")
     conversation = wait_for(
         lambda: (lambda m: m if len(m) == 2 else None)(
-            alice.ok("history", user=alice.user, peer=bob.user)["messages"]),
-        "the private conversation")
+            bob.ok("history", user=bob.user, peer=alice.user)["messages"]),
+        what="the private conversation")
     assert [m["message"] for m in conversation] == ["private 1", "private 2"]
 
 
