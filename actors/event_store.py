@@ -116,14 +116,26 @@ class EventStore:
     def _history(
         self, where: str, args: tuple, limit: int, before_clock: int | None
     ) -> list[Event]:
+        """The newest `limit` entries older than `before_clock`, oldest first.
+
+        A page never splits entries that share a Lamport clock (concurrent posts on different
+        replicas): it grows to hold all of them, so paging on with `before_clock` = the
+        page's oldest clock reaches every entry exactly once.
+        """
         if before_clock is not None:
             where += " AND clock < ?"
             args = (*args, before_clock)
+        order = "ORDER BY clock DESC, origin DESC, seq DESC"
         rows = self.db.execute(
-            f"SELECT {COLUMNS} FROM events WHERE {where} "
-            "ORDER BY clock DESC, origin DESC, seq DESC LIMIT ?",
-            (*args, limit),
+            f"SELECT {COLUMNS} FROM events WHERE {where} {order} LIMIT ?", (*args, limit)
         ).fetchall()
+        if len(rows) == limit:
+            oldest = rows[-1][2]
+            ties = self.db.execute(
+                f"SELECT {COLUMNS} FROM events WHERE {where} AND clock = ? {order}",
+                (*args, oldest),
+            ).fetchall()
+            rows = [r for r in rows if r[2] != oldest] + ties
         return [_row_to_event(r) for r in reversed(rows)]
 
     def count(self) -> int:
