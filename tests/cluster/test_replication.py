@@ -44,19 +44,19 @@ class Load:
     def _run(self) -> None:
         i = 0
         while not self.stop.is_set():
-            text = f"{self.user}-{i}"
+            text = f"{self.user}-{i}"  # every attempt posts a new text: a retry is a new post
+            i += 1
             try:
                 reply = self.client.request(
                     "publish", user=self.user, channel=self.channel, message=text
                 )
             except zmq.Again:
                 self.timeouts += 1
-                continue  # a lost request is retried as a new post; only OKs count
+                continue  # unacknowledged: it may or may not be stored, but never twice
             if reply["data"]["status"] == "OK":
                 self.acked.append(text)
             else:
                 self.errors.append(reply["data"].get("message", ""))
-            i += 1
             time.sleep(0.005)
 
     def __enter__(self) -> Load:
