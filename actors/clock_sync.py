@@ -132,4 +132,5 @@ class ClockSyncActor(BaseActor):
             "clock_sync_round",
             offsets={n: round(o, 6) for n, o in offsets.items()},
             adjustments={n: round(d, 6) for n, d in deltas.items()},
+            offset=round(self.node.clock.offset, 6),
         )

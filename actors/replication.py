@@ -182,6 +182,7 @@ class ReplicationActor(BaseActor):
         kind = a.tag[0]
         if kind == "local":
             for event in a.fresh:
+                self.log.info("write_stored", id=event.id)
                 self.tracker.durable(event.seq)
                 self.transport.publish(
                     PUB,

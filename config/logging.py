@@ -7,9 +7,11 @@ node and actor name in `on_start` (see actors.base); the process defaults fill i
 from __future__ import annotations
 
 import contextvars
+import json
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import IO, Any
 
 import structlog
@@ -36,29 +38,36 @@ def _add_process_defaults(_: Any, __: str, event: dict[str, Any]) -> dict[str, A
     event.setdefault("role", _process["role"])
     event.setdefault("node", _process["node"])
     event.setdefault("actor", threading.current_thread().name)
-    clock = _clock_var.get() or _process["clock"]
-    event["lamport"] = clock.value if clock is not None else 0
+    event["_clock"] = _clock_var.get() or _process["clock"]
     return event
 
 
-def _order_keys(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
-    ordered = {k: event.pop(k) for k in KEY_ORDER if k in event}
-    ordered.update(event)
-    return ordered
+class _Writer:
+    """Stamps the Lamport clock and the time, renders and writes, all under one lock: the
+    lines of a process are then in clock order even when several threads log at once."""
 
-
-class _TeeLogger:
-    def __init__(self, streams: list[IO[str]]) -> None:
+    def __init__(self, streams: list[IO[str]], render: Callable[[dict[str, Any]], str]) -> None:
         self._streams = streams
+        self._render = render
         self._lock = threading.Lock()
 
-    def msg(self, message: str) -> None:
+    def msg(self, **event: Any) -> None:
         with self._lock:
+            clock = event.pop("_clock", None)
+            event["lamport"] = clock.value if clock is not None else 0
+            event["timestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            ordered = {k: event.pop(k) for k in KEY_ORDER if k in event}
+            ordered.update(event)
+            line = self._render(ordered)
             for stream in self._streams:
-                stream.write(message + "\n")
+                stream.write(line + "\n")
                 stream.flush()
 
     info = debug = warning = error = critical = exception = msg
+
+
+def _json(event: dict[str, Any]) -> str:
+    return json.dumps(event, default=repr, ensure_ascii=False)
 
 
 def configure(
@@ -70,26 +79,20 @@ def configure(
     stream: IO[str] | None = None,
 ) -> None:
     _process.update(role=role, node=node, clock=clock)
-    renderer: Callable[..., Any] = (
-        structlog.dev.ConsoleRenderer() if fmt == "console" else structlog.processors.JSONRenderer()
-    )
+    console = structlog.dev.ConsoleRenderer()
+    render = (lambda event: console(None, "", event)) if fmt == "console" else _json
     streams: list[IO[str]] = [stream or sys.stdout]
     if log_file:
         streams.append(open(log_file, "a", encoding="utf-8"))  # noqa: SIM115 - lives as long as the process
+    writer = _Writer(streams, render)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             _add_process_defaults,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
             structlog.processors.format_exc_info,
-            _order_keys,
-            renderer,
+            lambda _, __, event: event,  # the writer renders: it passes as keyword arguments
         ],
-        logger_factory=lambda *_: _TeeLogger(streams),
+        logger_factory=lambda *_: writer,
         cache_logger_on_first_use=False,
     )
-
-
-def get_logger(**bound: Any) -> structlog.typing.FilteringBoundLogger:
-    return structlog.get_logger(**bound)

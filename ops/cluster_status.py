@@ -40,12 +40,24 @@ class Snapshot:
 
     @property
     def coordinators(self) -> dict[str, list[str]]:
-        """coordinator name -> the answering servers that name it."""
+        """coordinator name -> the answering servers that name it (servers in the middle of
+        an election name none)."""
         named: dict[str, list[str]] = {}
         for server in self.servers:
-            if server.alive:
-                named.setdefault(str(server.get("coordinator")), []).append(server.name)
+            coordinator = server.get("coordinator")
+            if server.alive and isinstance(coordinator, str):
+                named.setdefault(coordinator, []).append(server.name)
         return named
+
+    @property
+    def agreed_coordinator(self) -> str | None:
+        """The coordinator every answering server names, if they all name the same one."""
+        named = self.coordinators
+        answering = sum(s.alive for s in self.servers)
+        if len(named) == 1:
+            ((name, by),) = named.items()
+            return name if len(by) == answering else None
+        return None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +65,7 @@ class Snapshot:
             "reference_up": self.reference_up,
             "taken_at": self.taken_at,
             "coordinators": self.coordinators,
+            "agreed_coordinator": self.agreed_coordinator,
             "servers": [{**asdict(s), "alive": s.alive} for s in self.servers],
         }
 

@@ -17,21 +17,33 @@ from typing import IO
 
 from ops import invariants, lifetimes, log_reader, report_text, summaries, timeline
 
+EXAMPLES = {
+    "node": "'server-*'",
+    "role": "server",
+    "actor": "replication",
+    "event": "'coordinator_*'",
+    "level": "warning",
+}
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bbs logs", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("sources", nargs="*", default=["data/logs"], help="files, folders or -")
-    for name in ("node", "role", "actor", "event", "level"):
+    p.add_argument(
+        "sources", nargs="*", default=["data/logs"], help="files, folders or - (default data/logs)"
+    )
+    for name, example in EXAMPLES.items():
         p.add_argument(
             f"--{name}",
             action="append",
             default=[],
             metavar="PATTERN",
-            help=f"keep lines whose {name} matches (repeatable, shell patterns like 'election*')",
+            help=f"keep lines whose {name} matches (repeatable; shell-style, e.g. {example})",
         )
-    p.add_argument("--summary", action="store_true", help="elections, clock, replication, errors")
+    p.add_argument(
+        "--summary", action="store_true", help="elections, clock, replication, errors, requests"
+    )
     p.add_argument("--check", action="store_true", help="verify the invariants; exit 1 if broken")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument(
@@ -84,7 +96,7 @@ def run(argv: list[str], stdin: IO[str] | None = None, out: IO[str] | None = Non
         elif merged:
             print(timeline.render(merged), file=out)
         return 0
-    document: dict[str, object] = {"lines": len(logs.lines), "skipped": logs.skipped_total}
+    document: dict[str, object] = {"lines": len(logs.lines), "skipped": dict(logs.skipped)}
     texts = []
     status = 0
     if ns.summary:

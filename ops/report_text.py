@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ops.invariants import DESCRIPTIONS, Report
+from ops.invariants import DESCRIPTIONS, Report, Violation
 from ops.table import table
 from ops.timeline import clock_time
 
@@ -45,14 +45,14 @@ def _clock(data: dict[str, Any]) -> str:
         rows = [
             [
                 s,
-                v["rounds"],
+                v["adjustments"],
                 v["total_adjustment_ms"],
                 v["max_abs_adjustment_ms"],
-                v["last_offset_ms"],
+                v["offset_ms"],
             ]
             for s, v in data["servers"].items()
         ]
-        headers = ["server", "adjusted in", "sum ms", "max |adj| ms", "last offset ms"]
+        headers = ["server", "adjustments", "sum ms", "max |adj| ms", "final offset ms"]
         out.append(table(headers, rows))
     return "\n".join(out)
 
@@ -77,7 +77,10 @@ def _replication(data: dict[str, Any]) -> str:
         out.append(table(["time", "node", "events", "seconds"], rows, indent="    "))
     rows = [["all", *_stats(data["lag_ms"])]]
     rows += [[node, *_stats(p)] for node, p in data["lag_ms_per_replica"].items()]
-    out.append("  lag from write_acknowledged (origin) to events_applied (replica), ms:")
+    out.append(
+        "  lag from write_acknowledged (origin) to events_applied (replica), ms; negative when"
+        " the replica applied it first (the acknowledgement waits for copies):"
+    )
     out.append(table(["replica", "events", "p50", "p99", "max"], rows, indent="    "))
     return "\n".join(out)
 
@@ -126,11 +129,16 @@ def check(report: Report) -> str:
     for name, text in DESCRIPTIONS.items():
         mark = "FAIL" if name in failed else "ok"
         out.append(f"  [{mark:4}] {name:20} {text} ({report.checked.get(name, 0)} checked)")
-        violations = report.failed(name)
-        for v in violations[:MAX_SHOWN]:
-            out.append(f"         {v.message}")
-            out.extend(f"           at {where}" for where in v.lines)
-        if len(violations) > MAX_SHOWN:
-            out.append(f"         ... and {len(violations) - MAX_SHOWN} more (see --json)")
+        out.extend(_listed(report.failed(name)))
     out.extend(f"  note: {note}" for note in report.notes)
     return "\n".join(out)
+
+
+def _listed(violations: list[Violation]) -> list[str]:
+    out = []
+    for v in violations[:MAX_SHOWN]:
+        out.append(f"         {v.message}")
+        out.extend(f"           at {where}" for where in v.lines)
+    if len(violations) > MAX_SHOWN:
+        out.append(f"         ... and {len(violations) - MAX_SHOWN} more (see --json)")
+    return out

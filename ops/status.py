@@ -60,6 +60,8 @@ def render(snapshot: Snapshot) -> str:
     elif named:
         views = "; ".join(f"{c} by {', '.join(by)}" for c, by in named.items())
         out.append(f"coordinator: DISAGREEMENT -- {views}")
+    elif answering:
+        out.append("coordinator: none known (election in progress?)")
     rows = [
         [
             s.name,

@@ -86,37 +86,48 @@ def elections(lines: list[LogLine]) -> dict[str, Any]:
     return {"episodes": episodes, "wins": wins}
 
 
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 3)
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def clock(lines: list[LogLine]) -> dict[str, Any]:
+    """Berkeley rounds, and per server the adjustments it applied and its resulting offset:
+    a follower logs `clock_adjusted {delta, offset}`; the coordinator applies its own delta
+    silently, so its offset is replayed from its rounds (it restarts at 0 with the process)."""
     rounds = []
     applied: dict[str, list[float]] = defaultdict(list)
-    last_offset: dict[str, float] = {}
+    offset: dict[str, float] = {}
     for line in _by_time(lines):
-        if line.event == "clock_sync_round":
+        node = line.node
+        if line.event == "store_opened":
+            offset[node] = 0.0
+        elif line.event == "clock_sync_round":
             adjustments = line.get("adjustments") or {}
             rounds.append(
                 {
                     "time": line.time,
-                    "coordinator": line.node,
+                    "coordinator": node,
                     "offsets": line.get("offsets"),
                     "adjustments": adjustments,
                     "where": line.where,
                 }
             )
-            for server, delta in adjustments.items():
-                if isinstance(delta, (int, float)):
-                    applied[server].append(float(delta))
-        elif line.event == "clock_adjusted" and isinstance(line.get("offset"), (int, float)):
-            last_offset[line.node] = float(line.get("offset"))
+            own = _number(adjustments.get(node))
+            if own is not None:
+                applied[node].append(own)
+                offset[node] = offset.get(node, 0.0) + own
+        elif line.event == "clock_adjusted":
+            delta, now = _number(line.get("delta")), _number(line.get("offset"))
+            if delta is not None:
+                applied[node].append(delta)
+            if now is not None:
+                offset[node] = now
     servers = {
         server: {
-            "rounds": len(deltas),
+            "adjustments": len(deltas),
             "total_adjustment_ms": round(sum(deltas) * 1000, 3),
             "max_abs_adjustment_ms": round(max(abs(d) for d in deltas) * 1000, 3),
-            "last_offset_ms": _ms(last_offset.get(server)),
+            "offset_ms": round(offset.get(server, 0.0) * 1000, 3),
         }
         for server, deltas in sorted(applied.items())
     }

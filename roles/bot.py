@@ -39,6 +39,8 @@ class Bot:
                     self._login()
                 self._burst()
             except Unreachable as exc:
+                if self.stop.is_set():
+                    return
                 log.warning("bot_cluster_unreachable", error=str(exc))
                 self.stop.wait(self.interval)
 

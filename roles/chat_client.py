@@ -8,6 +8,8 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
+import pykka
+
 from actors.base import Node
 from actors.session import Call, Delivery, Incoming, SessionActor, Subscribe, Unreachable
 from config.timing import DEFAULT_TIMING, Timing
@@ -36,7 +38,7 @@ class ChatClient:
     def call(self, service: str, **data: Any) -> dict[str, Any]:
         """Send one request; returns the reply's data or raises Unreachable."""
         result: Future = Future()
-        self.session.tell(Call(service, data, result))
+        self._tell(Call(service, data, result))
         # The pump always settles a call (reply or Unreachable after its retries); the bound
         # only guards against a dead pump. Calls from several threads queue one by one.
         try:
@@ -45,7 +47,13 @@ class ChatClient:
             raise Unreachable(f"no answer from the client's transport in {CALL_GUARD}s") from exc
 
     def subscribe(self, topic: str, on: bool = True) -> None:
-        self.session.tell(Subscribe(topic, on))
+        self._tell(Subscribe(topic, on))
+
+    def _tell(self, message: object) -> None:
+        try:
+            self.session.tell(message)
+        except pykka.ActorDeadError as exc:
+            raise Unreachable("the client is closed") from exc
 
     def login(self, user: str) -> dict[str, Any]:
         reply = self.call("login", user=user)

@@ -64,11 +64,11 @@ def run_bot(ns: argparse.Namespace) -> None:
     client = ChatClient(ns.broker, ns.proxy_sub, on_delivery, node=node)
     stop = threading.Event()
     assembly = Assembly()
-    assembly.add("client", client.close)
-    assembly.add("bot", stop.set)
     worker = threading.Thread(
         target=Bot(client, user, ns.interval, stop).run, name="bot", daemon=True
     )
+    assembly.add("client", client.close)
+    assembly.add("bot", lambda: (stop.set(), worker.join(1.0)))
     worker.start()
     run_until_signal(assembly)
 
