@@ -67,6 +67,7 @@ class ReplicationActor(BaseActor):
         self.outbox: OrderedDict[int, Event] = OrderedDict()
         self.pushing: set[str] = set()
         self.refreshing: set[str] = set()
+        self.applying = 0  # batches of other origins' events on their way to disk
         self.on_refreshed: list[Callable[[], None]] = []
         self.round_started = 0.0
         self.round_events = 0
@@ -192,6 +193,7 @@ class ReplicationActor(BaseActor):
                 )
             self._check_acks()
             return
+        self.applying -= 1
         if a.fresh:
             self.log.info("events_applied", ids=[e.id for e in a.fresh], via=kind)
             self.routes.tell("chat", Applied(a.fresh))
@@ -199,6 +201,11 @@ class ReplicationActor(BaseActor):
             self.transport.reply(a.tag[1], {"status": codec.OK, "heads": a.heads})
         elif kind == "sync":
             self._sync_step_done(a.tag[1], a.tag[2], len(a.fresh))
+        self._release_if_settled()
+
+    def _apply(self, events: list[Event], tag: tuple) -> None:
+        self.applying += 1
+        self.routes.tell("persistence", Append(tuple(events), tag))
 
     # ---- serving peers ----------------------------------------------------------------
 
@@ -226,7 +233,7 @@ class ReplicationActor(BaseActor):
         take, gaps = self.replica.accept(e for e in events if e.origin != self.node.name)
         self._catch_up_gaps(gaps, inbound.request.data.get("origin"))
         if take:
-            self.routes.tell("persistence", Append(tuple(take), ("peer", inbound)))
+            self._apply(take, ("peer", inbound))
         else:
             self.transport.reply(inbound, {"status": codec.OK, "heads": self.durable_heads})
 
@@ -237,7 +244,7 @@ class ReplicationActor(BaseActor):
         take, gaps = self.replica.accept([r.event])
         self._catch_up_gaps(gaps, r.event.origin)
         if take:
-            self.routes.tell("persistence", Append(tuple(take), ("pub",)))
+            self._apply(take, ("pub",))
 
     # ---- catch-up ---------------------------------------------------------------------
 
@@ -267,9 +274,9 @@ class ReplicationActor(BaseActor):
         take, _ = self.replica.accept(events)
         more = bool(r.data.get("more"))
         if take:
-            self.routes.tell("persistence", Append(tuple(take), ("sync", r.peer, more)))
+            self._apply(take, ("sync", r.peer, more))
         else:
-            self._sync_step_done(r.peer, False, 0)
+            self._sync_step_done(r.peer, more, 0)
 
     def _sync_step_done(self, peer: str, more: bool, count: int) -> None:
         self.round_events += count
@@ -295,6 +302,13 @@ class ReplicationActor(BaseActor):
                 heads=self.durable_heads,
             )
         self.round_events = 0
+        self._release_if_settled()
+
+    def _release_if_settled(self) -> None:
+        """Run the refresh callbacks once no pull is running and nothing pulled or pushed is
+        still on its way to disk (so the chat actor has seen every Applied first)."""
+        if self.refreshing or self.applying:
+            return
         callbacks, self.on_refreshed = self.on_refreshed, []
         for callback in callbacks:
             callback()
@@ -302,14 +316,12 @@ class ReplicationActor(BaseActor):
     def refresh(self, then: Callable[[], None]) -> None:
         """Pull from every live peer until none has more, then call `then`."""
         self.on_refreshed.append(then)
-        if self.refreshing:
-            return
-        self.round_started = time.monotonic()
-        if not self.peers:
-            self._round_finished()
-            return
+        if not self.refreshing:
+            self.round_started = time.monotonic()
         for peer in self.peers.values():
-            self._sync_from(peer)
+            if peer.name not in self.refreshing:
+                self._sync_from(peer)
+        self._release_if_settled()
 
     @handles(RefreshThenRetry)
     def _refresh_then_retry(self, r: RefreshThenRetry) -> None:

@@ -37,8 +37,14 @@ _tokens = itertools.count(1)
 
 # ---- helpers ------------------------------------------------------------------------------
 
-def make_inbound(service: str, data: dict[str, Any] | None = None, clock: int = 0,
-                 key: str = "clients", fmt: str = codec.MSGPACK) -> Inbound:
+
+def make_inbound(
+    service: str,
+    data: dict[str, Any] | None = None,
+    clock: int = 0,
+    key: str = "clients",
+    fmt: str = codec.MSGPACK,
+) -> Inbound:
     """A request as the pump hands it to an actor."""
     return Inbound(key, next(_tokens), codec.Request(service, dict(data or {}), clock, fmt))
 
@@ -73,6 +79,7 @@ class Mailbox:
 
 # ---- a transport that records -------------------------------------------------------------
 
+
 @dataclass
 class Reply:
     inbound: Inbound
@@ -96,6 +103,7 @@ class SentRequest:
     on_done: Callable[[Response], None]
     timeout: float
     retries: int
+    lane: str = ""
     answered: bool = False
 
     def complete(self, data: dict[str, Any] | None = None, rtt: float = 0.0) -> None:
@@ -118,30 +126,38 @@ class FakeTransport:
         self.publishes: list[Published] = []
         self.requests: list[SentRequest] = []
         self.subscriptions: list[tuple[str, str, bool]] = []
-        self.forgotten: list[str] = []
 
     def reply(self, inbound: Inbound, data: dict[str, Any]) -> None:
         self.replies.append(Reply(inbound, dict(data)))
 
-    def publish(self, key: str, topic: str, message: dict[str, Any],
-                clock: int | None = None) -> None:
+    def publish(
+        self, key: str, topic: str, message: dict[str, Any], clock: int | None = None
+    ) -> None:
         self.publishes.append(Published(key, topic, message, clock))
 
-    def request(self, endpoint: str, service: str, data: dict[str, Any],
-                on_done: Callable[[Response], None], timeout: float, retries: int) -> None:
-        self.requests.append(SentRequest(endpoint, service, dict(data), on_done, timeout, retries))
+    def request(
+        self,
+        endpoint: str,
+        service: str,
+        data: dict[str, Any],
+        on_done: Callable[[Response], None],
+        timeout: float,
+        retries: int,
+        lane: str = "",
+    ) -> None:
+        self.requests.append(
+            SentRequest(endpoint, service, dict(data), on_done, timeout, retries, lane)
+        )
 
     def subscribe(self, key: str, topic: str, on: bool = True) -> None:
         self.subscriptions.append((key, topic, on))
 
-    def forget(self, endpoint: str) -> None:
-        self.forgotten.append(endpoint)
-
     # ---- queries ------------------------------------------------------------------------
 
     def sent(self, service: str, pending_only: bool = False) -> list[SentRequest]:
-        return [r for r in self.requests
-                if r.service == service and not (pending_only and r.answered)]
+        return [
+            r for r in self.requests if r.service == service and not (pending_only and r.answered)
+        ]
 
     def replied(self, inbound: Inbound) -> bool:
         return any(r.inbound.token == inbound.token for r in self.replies)
@@ -157,6 +173,7 @@ class FakeTransport:
 
 
 # ---- an in-process network ----------------------------------------------------------------
+
 
 @dataclass
 class _Call:
@@ -178,32 +195,48 @@ class NetTransport(FakeTransport):
     def reply(self, inbound: Inbound, data: dict[str, Any]) -> None:
         clock = self.node.lamport.tick()
         self.replies.append(Reply(inbound, dict(data), clock))
-        self.network._post(self.node.name,
-                           lambda: self.network._reply(self.node, inbound, dict(data), clock))
+        self.network._post(
+            self.node.name, lambda: self.network._reply(self.node, inbound, dict(data), clock)
+        )
 
-    def publish(self, key: str, topic: str, message: dict[str, Any],
-                clock: int | None = None) -> None:
+    def publish(
+        self, key: str, topic: str, message: dict[str, Any], clock: int | None = None
+    ) -> None:
         stamp = clock if clock is not None else self.node.lamport.tick()
         body = {**message, "clock": stamp}
         if isinstance(body.get("data"), dict):
             body["data"] = {**body["data"], "clock": stamp}
         self.publishes.append(Published(key, topic, body, stamp))
-        self.network._post(self.node.name,
-                           lambda: self.network._publish(self.node, topic, body, stamp))
+        self.network._post(
+            self.node.name, lambda: self.network._publish(self.node, topic, body, stamp)
+        )
 
-    def request(self, endpoint: str, service: str, data: dict[str, Any],
-                on_done: Callable[[Response], None], timeout: float, retries: int) -> None:
-        super().request(endpoint, service, data, on_done, timeout, retries)
+    def request(
+        self,
+        endpoint: str,
+        service: str,
+        data: dict[str, Any],
+        on_done: Callable[[Response], None],
+        timeout: float,
+        retries: int,
+        lane: str = "",
+    ) -> None:
+        super().request(endpoint, service, data, on_done, timeout, retries, lane)
         clock = self.node.lamport.tick()
-        self.network._post(self.node.name, lambda: self.network._request(
-            self.node, endpoint, service, dict(data), on_done, timeout * (retries + 1), clock))
+        self.network._post(
+            self.node.name,
+            lambda: self.network._request(
+                self.node, endpoint, service, dict(data), on_done, timeout * (retries + 1), clock
+            ),
+        )
 
 
 class NetNode:
     """One process on the network: its clocks, transport, routes and actors."""
 
-    def __init__(self, network: FakeNetwork, name: str, endpoint: str,
-                 clock: AdjustedClock | None) -> None:
+    def __init__(
+        self, network: FakeNetwork, name: str, endpoint: str, clock: AdjustedClock | None
+    ) -> None:
         self.network = network
         self.name = name
         self.endpoint = endpoint
@@ -230,14 +263,23 @@ class NetNode:
     def subscribe(self, *topics: str) -> None:
         self.topics.update(topics)
 
-    def inbound(self, service: str, data: dict[str, Any] | None = None, clock: int = 0,
-                key: str = "clients") -> Inbound:
+    def inbound(
+        self, service: str, data: dict[str, Any] | None = None, clock: int = 0, key: str = "clients"
+    ) -> Inbound:
         """A client's request arriving at this node (the pump merges its clock first)."""
         self.lamport.merge(clock)
         return make_inbound(service, data, clock, key)
 
 
 class FakeNetwork:
+    """Nodes joined by links that can be cut, lossy or slow; time is virtual.
+
+    Transports post what actors send; `settle()` hands it over in a deterministic order
+    (by node, then by sending actor) and repeats until no actor and no link has anything left
+    to do. A request that gets no reply fails after timeout * (retries + 1) virtual seconds,
+    as the pump's Lazy Pirate would. Unlike the pump, calls to one endpoint are not queued.
+    """
+
     def __init__(self, start: float = 1000.0) -> None:
         self.scheduler = ManualScheduler(start)
         self.nodes: dict[str, NetNode] = {}
@@ -254,8 +296,9 @@ class FakeNetwork:
     def now(self) -> float:
         return self.scheduler.now()
 
-    def node(self, name: str, endpoint: str | None = None,
-             clock: AdjustedClock | None = None) -> NetNode:
+    def node(
+        self, name: str, endpoint: str | None = None, clock: AdjustedClock | None = None
+    ) -> NetNode:
         node = NetNode(self, name, endpoint or f"tcp://{name}:5560", clock)
         self.nodes[name] = node
         return node
@@ -266,7 +309,7 @@ class FakeNetwork:
         """Cut every link between nodes of different groups."""
         sets = [set(g) for g in groups]
         for i, left in enumerate(sets):
-            for right in sets[i + 1:]:
+            for right in sets[i + 1 :]:
                 self._cut.update(frozenset((a, b)) for a in left for b in right)
 
     def heal(self) -> None:
@@ -312,8 +355,7 @@ class FakeNetwork:
             self.scheduler.advance(seconds / steps)
             self.settle()
 
-    def run_until(self, condition: Callable[[], bool], within: float,
-                  step: float = 0.05) -> float:
+    def run_until(self, condition: Callable[[], bool], within: float, step: float = 0.05) -> float:
         """Advance until `condition()` holds; returns the virtual time it took."""
         start = self.now()
         self.settle()
@@ -367,11 +409,20 @@ class FakeNetwork:
             self.activity += 1
         call.on_done(response)
 
-    def _request(self, src: NetNode, endpoint: str, service: str, data: dict[str, Any],
-                 on_done: Callable[[Response], None], give_up: float, clock: int) -> None:
+    def _request(
+        self,
+        src: NetNode,
+        endpoint: str,
+        service: str,
+        data: dict[str, Any],
+        on_done: Callable[[Response], None],
+        give_up: float,
+        clock: int,
+    ) -> None:
         call = _Call(src.name, endpoint, service, on_done, self.now())
-        self.scheduler.after(give_up, lambda: self._finish(
-            call, Response(False, endpoint, service, error="timeout")))
+        self.scheduler.after(
+            give_up, lambda: self._finish(call, Response(False, endpoint, service, error="timeout"))
+        )
         dst = next((n for n in self.nodes.values() if n.endpoint == endpoint), None)
         if dst is None:
             return
@@ -393,8 +444,10 @@ class FakeNetwork:
 
         def arrive() -> None:
             self.nodes[call.src].lamport.merge(clock)
-            self._finish(call, Response(True, call.endpoint, call.service, body,
-                                        rtt=self.now() - call.sent_at))
+            self._finish(
+                call,
+                Response(True, call.endpoint, call.service, body, rtt=self.now() - call.sent_at),
+            )
 
         self._send(node.name, call.src, arrive)
 
@@ -409,4 +462,3 @@ class FakeNetwork:
                 node.on_publication(Publication("sub", topic, body))
 
             self._send(src.name, name, arrive)
-

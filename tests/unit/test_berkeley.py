@@ -25,13 +25,14 @@ def test_without_rtt_compensation_a_slow_link_would_look_like_skew() -> None:
 def test_everyone_moves_to_the_average_of_the_agreeing_clocks() -> None:
     deltas = adjustments({"coord": 0.0, "a": 0.2, "b": -0.4, "c": 0.5}, outlier_threshold=1.0)
     target = (0.0 + 0.2 - 0.4 + 0.5) / 4
-    assert deltas == pytest.approx({"coord": target, "a": target - 0.2, "b": target + 0.4,
-                                    "c": target - 0.5})
+    assert deltas == pytest.approx(
+        {"coord": target, "a": target - 0.2, "b": target + 0.4, "c": target - 0.5}
+    )
 
 
 def test_outliers_do_not_pull_the_average_but_are_corrected() -> None:
     deltas = adjustments({"coord": 0.0, "a": 0.1, "b": -0.1, "far": 30.0}, outlier_threshold=1.0)
-    assert deltas["coord"] == pytest.approx(0.0)      # the average of 0, 0.1, -0.1
+    assert deltas["coord"] == pytest.approx(0.0)  # the average of 0, 0.1, -0.1
     assert deltas["far"] == pytest.approx(-30.0)
     assert deltas["a"] == pytest.approx(-0.1)
 
@@ -45,8 +46,12 @@ def test_no_offsets_no_adjustments() -> None:
     assert adjustments({}, outlier_threshold=1.0) == {}
 
 
-def simulate_round(skews: dict[str, float], coordinator: str, delays: dict[str, tuple[float, float]],
-                   threshold: float) -> dict[str, float]:
+def simulate_round(
+    skews: dict[str, float],
+    coordinator: str,
+    delays: dict[str, tuple[float, float]],
+    threshold: float,
+) -> dict[str, float]:
     """One Berkeley round over links with (outbound, return) delays; returns corrected skews."""
     t0 = 5000.0  # true time when the coordinator asks everyone
     coord_skew = skews[coordinator]

@@ -14,7 +14,9 @@ from actors.bully import Announce, Bully, Elected, Phase, SendElection
 ANSWER, ANNOUNCE = 0.6, 1.5
 
 
-def bully(name: str, rank: int | None, ranks: dict[str, int], now: float = 0.0) -> tuple[Bully, list]:
+def bully(
+    name: str, rank: int | None, ranks: dict[str, int], now: float = 0.0
+) -> tuple[Bully, list]:
     b = Bully(name, ANSWER, ANNOUNCE)
     return b, b.set_membership(rank, ranks, now)
 
@@ -23,6 +25,7 @@ RANKS = {"a": 1, "b": 2, "c": 3}
 
 
 # ---- single machine -----------------------------------------------------------------------
+
 
 def test_the_highest_rank_wins_at_once() -> None:
     c, actions = bully("c", 3, RANKS)
@@ -64,7 +67,7 @@ def test_ok_then_announce_sets_the_coordinator() -> None:
     a, _ = bully("a", 1, RANKS)
     assert a.on_answer(True, 0.1) == []
     assert a.phase is Phase.AWAITING_ANNOUNCE
-    assert a.on_tick(0.1 + ANSWER) == []           # an OK means: do not claim victory
+    assert a.on_tick(0.1 + ANSWER) == []  # an OK means: do not claim victory
     assert a.on_announce("c", 0.5) == [Elected("c", None)]
     assert a.phase is Phase.IDLE
 
@@ -83,12 +86,12 @@ def test_a_lower_server_asking_makes_an_idle_server_run_its_own_election() -> No
     b, _ = bully("b", 2, RANKS)
     b.on_announce("c", 0.0)
     assert b.on_election_request(1.0) == [SendElection("c")]
-    assert b.on_election_request(1.1) == []           # already electing: no duplicate
+    assert b.on_election_request(1.1) == []  # already electing: no duplicate
 
 
 def test_a_lower_announce_gets_bullied() -> None:
     c, _ = bully("c", 3, RANKS)
-    assert c.on_announce("a", 1.0) == [Announce()]     # already coordinator: re-announce
+    assert c.on_announce("a", 1.0) == [Announce()]  # already coordinator: re-announce
     b, _ = bully("b", 2, RANKS)
     b.on_announce("c", 0.0)
     assert b.on_announce("a", 1.0) == [SendElection("c")]
@@ -98,7 +101,7 @@ def test_a_higher_announce_is_accepted_in_any_phase() -> None:
     a, _ = bully("a", 1, RANKS)
     assert a.on_announce("b", 0.1) == [Elected("b", None)]
     assert a.on_announce("c", 0.2) == [Elected("c", "b")]
-    assert a.on_announce("c", 0.3) == []               # no change, no event
+    assert a.on_announce("c", 0.3) == []  # no change, no event
 
 
 def test_an_announce_from_an_unknown_server_is_accepted() -> None:
@@ -121,6 +124,12 @@ def test_losing_the_coordinator_starts_an_election_once() -> None:
     assert b.on_tick(1.0 + ANSWER) == [Announce(), Elected("b", None)]
 
 
+def test_learning_that_it_outranks_the_coordinator_makes_a_server_take_over() -> None:
+    c = Bully("c", ANSWER, ANNOUNCE)
+    assert c.on_announce("b", 0.0) == [Elected("b", None)]  # ranks unknown yet: accepted
+    assert c.set_membership(3, RANKS, 0.1) == [Announce(), Elected("c", "b")]
+
+
 def test_a_new_membership_view_does_not_restart_a_settled_election() -> None:
     b, _ = bully("b", 2, RANKS)
     b.on_announce("c", 0.0)
@@ -129,6 +138,7 @@ def test_a_new_membership_view_does_not_restart_a_settled_election() -> None:
 
 
 # ---- many machines ------------------------------------------------------------------------
+
 
 @dataclass
 class Sim:
@@ -154,7 +164,7 @@ class Sim:
 
     def partition(self, *groups: set[str]) -> None:
         for i, left in enumerate(groups):
-            for right in groups[i + 1:]:
+            for right in groups[i + 1 :]:
                 self.cut |= {frozenset((a, b)) for a in left for b in right}
 
     def perform(self, name: str, actions: list) -> None:
@@ -164,14 +174,22 @@ class Sim:
             elif isinstance(action, Announce):
                 for other in self.nodes:
                     if other != name and self.linked(name, other):
-                        self.queue.append(lambda o=other, n=name: self.perform(
-                            o, self.nodes[o].on_announce(n, self.now)))
+                        self.queue.append(
+                            lambda o=other, n=name: self.perform(
+                                o, self.nodes[o].on_announce(n, self.now)
+                            )
+                        )
             elif isinstance(action, Elected):
                 self.elections.append((name, action.coordinator))
 
     def _election(self, src: str, dst: str) -> None:
-        self.queue.append(lambda: self.perform(src, self.nodes[src].on_answer(True, self.now))
-                          if self.linked(src, dst) else None)
+        self.queue.append(
+            lambda: (
+                self.perform(src, self.nodes[src].on_answer(True, self.now))
+                if self.linked(src, dst)
+                else None
+            )
+        )
         self.perform(dst, self.nodes[dst].on_election_request(self.now))
 
     def drain(self) -> None:
@@ -181,8 +199,9 @@ class Sim:
     def join_all(self) -> None:
         """Every server learns the membership at the same moment (concurrent elections)."""
         for name in self.rng.sample(sorted(self.nodes), len(self.nodes)):
-            self.perform(name, self.nodes[name].set_membership(self.ranks[name], self.ranks,
-                                                               self.now))
+            self.perform(
+                name, self.nodes[name].set_membership(self.ranks[name], self.ranks, self.now)
+            )
         self.drain()
 
     def run(self, seconds: float, tick: float = 0.1) -> None:
@@ -190,7 +209,7 @@ class Sim:
             self.now = round(self.now + tick, 6)
             for name in self.rng.sample(sorted(self.nodes), len(self.nodes)):
                 self.perform(name, self.nodes[name].on_tick(self.now))
-            if abs(self.now - round(self.now)) < 1e-6:      # once a second
+            if abs(self.now - round(self.now)) < 1e-6:  # once a second
                 for name, node in self.nodes.items():
                     if node.is_coordinator:
                         self.perform(name, [Announce()])
@@ -261,6 +280,20 @@ def test_a_lower_server_that_claimed_power_alone_is_bullied_after_healing(seed: 
     assert sim.nodes["n2"].is_coordinator
     sim.cut.clear()
     sim.run(6.0)
+    assert sim.coordinators() == {"n5"}
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_higher_server_joining_late_takes_over(seed: int) -> None:
+    sim = Sim(dict(FIVE), random.Random(seed))
+    early = {n: r for n, r in FIVE.items() if n != "n5"}
+    for name in early:
+        sim.perform(name, sim.nodes[name].set_membership(FIVE[name], early, sim.now))
+    sim.drain()
+    sim.run(2.0)
+    assert sim.coordinators() == {"n4"}  # n5, without a rank yet, accepted n4 too
+    sim.join_all()
+    sim.run(3.0)
     assert sim.coordinators() == {"n5"}
 
 

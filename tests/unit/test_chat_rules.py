@@ -39,6 +39,7 @@ def event(op: str, seq: int = 1, **fields: Any) -> Event:
 
 # ---- unknown service ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("service", ["fly", "", "_login", "__init__", "decide", "apply"])
 def test_unknown_services_are_refused(rules: ChatRules, service: str) -> None:
     assert "unknown service" in refusal(rules.decide(service, {}))
@@ -46,27 +47,33 @@ def test_unknown_services_are_refused(rules: ChatRules, service: str) -> None:
 
 # ---- login --------------------------------------------------------------------------------
 
+
 def test_login_of_a_new_user_is_a_write(rules: ChatRules) -> None:
-    assert rules.decide("login", {"user": "zoe"}) == Write("login", {"user": "zoe"},
-                                                           {"status": "sucesso"})
+    assert rules.decide("login", {"user": "zoe"}) == Write(
+        "login", {"user": "zoe"}, {"status": "sucesso"}
+    )
 
 
 def test_login_accepts_username(rules: ChatRules) -> None:
-    assert rules.decide("login", {"username": "zoe"}) == Write("login", {"user": "zoe"},
-                                                               {"status": "sucesso"})
+    assert rules.decide("login", {"username": "zoe"}) == Write(
+        "login", {"user": "zoe"}, {"status": "sucesso"}
+    )
 
 
 def test_login_again_is_success_without_a_write(rules: ChatRules) -> None:
     assert rules.decide("login", {"user": "ana"}) == Answer({"status": "sucesso"})
 
 
-@pytest.mark.parametrize("data", [{}, {"user": ""}, {"user": 7}, {"user": "a b"},
-                                  {"user": "x" * 300}, {"user": "bad\x00"}])
+@pytest.mark.parametrize(
+    "data",
+    [{}, {"user": ""}, {"user": 7}, {"user": "a b"}, {"user": "x" * 300}, {"user": "bad\x00"}],
+)
 def test_login_refusals(rules: ChatRules, data: dict[str, Any]) -> None:
     refusal(rules.decide("login", data))
 
 
 # ---- users / channels ---------------------------------------------------------------------
+
 
 def test_users_lists_every_known_user_sorted(rules: ChatRules) -> None:
     rules.apply(event("login", user="carl"))
@@ -76,19 +83,23 @@ def test_users_lists_every_known_user_sorted(rules: ChatRules) -> None:
 def test_channels_is_also_sent_under_users(rules: ChatRules) -> None:
     rules.apply(event("channel", channel="alpha", user="ana"))
     assert rules.decide("channels", {"ignored": 1}) == Answer(
-        {"channels": ["alpha", "general"], "users": ["alpha", "general"]})
+        {"channels": ["alpha", "general"], "users": ["alpha", "general"]}
+    )
 
 
 # ---- channel ------------------------------------------------------------------------------
 
+
 def test_creating_a_channel_is_a_write_with_the_creator(rules: ChatRules) -> None:
     assert rules.decide("channel", {"channel": "news", "user": "ana"}) == Write(
-        "channel", {"channel": "news", "user": "ana"}, {"status": "sucesso"})
+        "channel", {"channel": "news", "user": "ana"}, {"status": "sucesso"}
+    )
 
 
 def test_channel_accepts_name_and_needs_no_user(rules: ChatRules) -> None:
     assert rules.decide("channel", {"name": "news"}) == Write(
-        "channel", {"channel": "news", "user": ""}, {"status": "sucesso"})
+        "channel", {"channel": "news", "user": ""}, {"status": "sucesso"}
+    )
 
 
 def test_channel_user_from_src_or_from_and_ill_typed_user_is_dropped(rules: ChatRules) -> None:
@@ -108,8 +119,7 @@ def test_channel_being_created_is_refused_until_abandoned(rules: ChatRules) -> N
     assert isinstance(rules.decide("channel", {"channel": "news"}), Write)
 
 
-def test_channel_created_elsewhere_is_refused_and_in_flight_name_is_freed(
-        rules: ChatRules) -> None:
+def test_channel_created_elsewhere_is_refused_and_in_flight_name_is_freed(rules: ChatRules) -> None:
     assert isinstance(rules.decide("channel", {"channel": "news"}), Write)
     rules.apply(event("channel", channel="news"))
     assert rules.creating == set()
@@ -118,17 +128,20 @@ def test_channel_created_elsewhere_is_refused_and_in_flight_name_is_freed(
     assert "already exists" in refusal(rules.decide("channel", {"name": "sports"}))
 
 
-@pytest.mark.parametrize("data", [{}, {"channel": ""}, {"channel": "two words"},
-                                  {"channel": ["x"]}, {"name": "n" * 300}])
+@pytest.mark.parametrize(
+    "data", [{}, {"channel": ""}, {"channel": "two words"}, {"channel": ["x"]}, {"name": "n" * 300}]
+)
 def test_channel_refusals(rules: ChatRules, data: dict[str, Any]) -> None:
     refusal(rules.decide("channel", data))
 
 
 # ---- publish ------------------------------------------------------------------------------
 
+
 def test_publish_is_a_write_answered_ok(rules: ChatRules) -> None:
-    assert rules.decide("publish", {"user": "ana", "channel": "general", "message": "hi"}) == \
-        Write("publish", {"user": "ana", "channel": "general", "message": "hi"}, {"status": "OK"})
+    assert rules.decide("publish", {"user": "ana", "channel": "general", "message": "hi"}) == Write(
+        "publish", {"user": "ana", "channel": "general", "message": "hi"}, {"status": "OK"}
+    )
 
 
 @pytest.mark.parametrize("user_key", ["user", "src", "from"])
@@ -140,8 +153,9 @@ def test_publish_aliases(rules: ChatRules, user_key: str, channel_key: str) -> N
 
 
 def test_publish_prefers_user_over_src_and_from(rules: ChatRules) -> None:
-    decision = rules.decide("publish", {"from": "c", "src": "b", "user": "a",
-                                        "channel": "general", "message": "m"})
+    decision = rules.decide(
+        "publish", {"from": "c", "src": "b", "user": "a", "channel": "general", "message": "m"}
+    )
     assert decision.fields["user"] == "a"
 
 
@@ -165,27 +179,32 @@ def test_publish_after_the_channel_arrives_on_retry_is_a_write(rules: ChatRules)
     assert isinstance(rules.decide("publish", data, retried=True), Write)
 
 
-@pytest.mark.parametrize("data", [
-    {"channel": "general", "message": "m"},                        # no user
-    {"user": "ana", "message": "m"},                               # no channel
-    {"user": "ana", "channel": "general"},                         # no message
-    {"user": "ana", "channel": "general", "message": ""},
-    {"user": "ana", "channel": "general", "message": 5},
-    {"user": "ana", "channel": "general", "message": "x" * 10_001},
-    {"user": "ana", "channel": "general", "message": "ding\x07"},
-    {"user": "a" * 300, "channel": "general", "message": "m"},
-    {"user": "ana", "channel": "gen\neral", "message": "m"},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"channel": "general", "message": "m"},  # no user
+        {"user": "ana", "message": "m"},  # no channel
+        {"user": "ana", "channel": "general"},  # no message
+        {"user": "ana", "channel": "general", "message": ""},
+        {"user": "ana", "channel": "general", "message": 5},
+        {"user": "ana", "channel": "general", "message": "x" * 10_001},
+        {"user": "ana", "channel": "general", "message": "ding\x07"},
+        {"user": "a" * 300, "channel": "general", "message": "m"},
+        {"user": "ana", "channel": "gen\neral", "message": "m"},
+    ],
+)
 def test_publish_refusals(rules: ChatRules, data: dict[str, Any]) -> None:
     refusal(rules.decide("publish", data))
 
 
 # ---- message ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("src_key", "dst_key"), [("src", "dst"), ("from", "to"), ("user", "dst")])
 def test_private_message_aliases(rules: ChatRules, src_key: str, dst_key: str) -> None:
     assert rules.decide("message", {src_key: "ana", dst_key: "bob", "message": "hi"}) == Write(
-        "message", {"user": "ana", "dst": "bob", "message": "hi"}, {"status": "OK"})
+        "message", {"user": "ana", "dst": "bob", "message": "hi"}, {"status": "OK"}
+    )
 
 
 def test_message_to_an_unknown_user_is_unsure_then_refused(rules: ChatRules) -> None:
@@ -195,33 +214,39 @@ def test_message_to_an_unknown_user_is_unsure_then_refused(rules: ChatRules) -> 
 
 
 def test_message_from_an_unseen_sender_is_accepted(rules: ChatRules) -> None:
-    assert isinstance(rules.decide("message", {"src": "stranger", "dst": "ana",
-                                               "message": "hi"}), Write)
+    assert isinstance(
+        rules.decide("message", {"src": "stranger", "dst": "ana", "message": "hi"}), Write
+    )
 
 
-@pytest.mark.parametrize("data", [
-    {"dst": "bob", "message": "m"},
-    {"src": "ana", "message": "m"},
-    {"src": "ana", "dst": "bob"},
-    {"src": "ana", "dst": "bob", "message": "   "},
-    {"src": "ana", "dst": ["bob"], "message": "m"},
-    {"src": "ana", "dst": "bob", "message": "m" * 10_001},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"dst": "bob", "message": "m"},
+        {"src": "ana", "message": "m"},
+        {"src": "ana", "dst": "bob"},
+        {"src": "ana", "dst": "bob", "message": "   "},
+        {"src": "ana", "dst": ["bob"], "message": "m"},
+        {"src": "ana", "dst": "bob", "message": "m" * 10_001},
+    ],
+)
 def test_message_refusals(rules: ChatRules, data: dict[str, Any]) -> None:
     refusal(rules.decide("message", data))
 
 
 # ---- history ------------------------------------------------------------------------------
 
+
 def test_channel_history_lookup_with_defaults(rules: ChatRules) -> None:
     assert rules.decide("history", {"channel": "general"}) == Lookup(
-        channel="general", limit=HISTORY_DEFAULT, before_clock=None)
+        channel="general", limit=HISTORY_DEFAULT, before_clock=None
+    )
 
 
 def test_private_history_lookup_with_paging(rules: ChatRules) -> None:
-    assert rules.decide("history", {"user": "ana", "peer": "bob", "limit": 10,
-                                    "before_clock": 99}) == Lookup(
-        user="ana", peer="bob", limit=10, before_clock=99)
+    assert rules.decide(
+        "history", {"user": "ana", "peer": "bob", "limit": 10, "before_clock": 99}
+    ) == Lookup(user="ana", peer="bob", limit=10, before_clock=99)
 
 
 def test_history_of_an_unknown_channel_is_unsure_then_refused(rules: ChatRules) -> None:
@@ -229,23 +254,27 @@ def test_history_of_an_unknown_channel_is_unsure_then_refused(rules: ChatRules) 
     refusal(rules.decide("history", {"name": "nowhere"}, retried=True))
 
 
-@pytest.mark.parametrize("data", [
-    {"channel": "general", "limit": 0},
-    {"channel": "general", "limit": HISTORY_MAX + 1},
-    {"channel": "general", "limit": "10"},
-    {"channel": "general", "limit": True},
-    {"channel": "general", "before_clock": -1},
-    {"channel": "general", "before_clock": 1.5},
-    {"user": "ana"},                                 # private history needs the peer
-    {"peer": "bob"},
-    {},
-    {"channel": 5},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"channel": "general", "limit": 0},
+        {"channel": "general", "limit": HISTORY_MAX + 1},
+        {"channel": "general", "limit": "10"},
+        {"channel": "general", "limit": True},
+        {"channel": "general", "before_clock": -1},
+        {"channel": "general", "before_clock": 1.5},
+        {"user": "ana"},  # private history needs the peer
+        {"peer": "bob"},
+        {},
+        {"channel": 5},
+    ],
+)
 def test_history_refusals(rules: ChatRules, data: dict[str, Any]) -> None:
     refusal(rules.decide("history", data))
 
 
 # ---- apply --------------------------------------------------------------------------------
+
 
 def test_apply_is_idempotent_and_learns_users_and_channels() -> None:
     rules = ChatRules()
@@ -258,22 +287,38 @@ def test_apply_is_idempotent_and_learns_users_and_channels() -> None:
 
 # ---- publications -------------------------------------------------------------------------
 
+
 def test_channel_post_publication_carries_the_union_of_keys() -> None:
-    post = Event("a", 3, 17, "publish", user="ana", channel="general", message="hi",
-                 timestamp=1700000000.5)
+    post = Event(
+        "a", 3, 17, "publish", user="ana", channel="general", message="hi", timestamp=1700000000.5
+    )
     topic, payload = publication(post)
     assert topic == "general"
-    assert payload == {"service": "publish", "type": "channel", "user": "ana", "src": "ana",
-                       "channel": "general", "message": "hi", "timestamp": 1700000000.5,
-                       "data": {"user": "ana", "channel": "general", "message": "hi",
-                                "timestamp": 1700000000.5}}
+    assert payload == {
+        "service": "publish",
+        "type": "channel",
+        "user": "ana",
+        "src": "ana",
+        "channel": "general",
+        "message": "hi",
+        "timestamp": 1700000000.5,
+        "data": {"user": "ana", "channel": "general", "message": "hi", "timestamp": 1700000000.5},
+    }
 
 
 def test_private_message_publication_goes_to_the_destination_with_every_alias() -> None:
     private = Event("a", 4, 18, "message", user="ana", dst="bob", message="psst", timestamp=2.0)
     topic, payload = publication(private)
     assert topic == "bob"
-    assert payload == {"service": "message", "type": "private", "src": "ana", "from": "ana",
-                       "user": "ana", "dst": "bob", "to": "bob", "message": "psst",
-                       "timestamp": 2.0,
-                       "data": {"src": "ana", "dst": "bob", "message": "psst", "timestamp": 2.0}}
+    assert payload == {
+        "service": "message",
+        "type": "private",
+        "src": "ana",
+        "from": "ana",
+        "user": "ana",
+        "dst": "bob",
+        "to": "bob",
+        "message": "psst",
+        "timestamp": 2.0,
+        "data": {"src": "ana", "dst": "bob", "message": "psst", "timestamp": 2.0},
+    }

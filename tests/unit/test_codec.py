@@ -21,18 +21,25 @@ def packed(obj: Any) -> bytes:
 
 # ---- sending ------------------------------------------------------------------------------
 
+
 def test_encode_puts_clock_in_data_and_top_level_and_timestamp_in_data() -> None:
     raw = codec.encode("login", {"status": "sucesso"}, clock=7, timestamp=1700000000.5)
     message = msgpack.unpackb(raw, raw=False)
-    assert message == {"service": "login", "clock": 7,
-                       "data": {"status": "sucesso", "timestamp": 1700000000.5, "clock": 7}}
+    assert message == {
+        "service": "login",
+        "clock": 7,
+        "data": {"status": "sucesso", "timestamp": 1700000000.5, "clock": 7},
+    }
     assert isinstance(message["data"]["timestamp"], float)
 
 
 def test_encode_in_json_has_the_same_shape() -> None:
     raw = codec.encode("users", {"users": ["ana"]}, clock=3, timestamp=12.5, fmt=codec.JSON)
-    assert json.loads(raw) == {"service": "users", "clock": 3,
-                               "data": {"users": ["ana"], "timestamp": 12.5, "clock": 3}}
+    assert json.loads(raw) == {
+        "service": "users",
+        "clock": 3,
+        "data": {"users": ["ana"], "timestamp": 12.5, "clock": 3},
+    }
 
 
 def test_encoded_request_decodes_back() -> None:
@@ -42,10 +49,14 @@ def test_encoded_request_decodes_back() -> None:
 
 def test_error_data_carries_the_text_in_description_and_message() -> None:
     assert codec.error_data("no such channel") == {
-        "status": "erro", "description": "no such channel", "message": "no such channel"}
+        "status": "erro",
+        "description": "no such channel",
+        "message": "no such channel",
+    }
 
 
 # ---- decoding the envelope ----------------------------------------------------------------
+
 
 def test_service_is_read_from_service() -> None:
     request = codec.decode_request(packed({"service": "users", "data": {}}))
@@ -54,7 +65,9 @@ def test_service_is_read_from_service() -> None:
 
 
 def test_service_falls_back_to_opcao() -> None:
-    assert codec.decode_request(packed({"opcao": "login", "data": {"user": "a"}})).service == "login"
+    assert (
+        codec.decode_request(packed({"opcao": "login", "data": {"user": "a"}})).service == "login"
+    )
 
 
 def test_service_wins_over_opcao() -> None:
@@ -78,18 +91,22 @@ def test_missing_data_becomes_empty_and_non_map_data_is_ignored() -> None:
 
 
 def test_unknown_fields_are_kept_but_harmless() -> None:
-    request = codec.decode_request(packed({"service": "users", "extra": 1,
-                                           "data": {"colour": "blue"}}))
+    request = codec.decode_request(
+        packed({"service": "users", "extra": 1, "data": {"colour": "blue"}})
+    )
     assert request.data == {"colour": "blue"}
 
 
-@pytest.mark.parametrize("message", [
-    {"data": {}},                       # no service at all
-    {"service": ""},                    # empty
-    {"service": 5},                     # ill-typed
-    {"service": None, "opcao": None},
-    {"service": ["login"]},
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"data": {}},  # no service at all
+        {"service": ""},  # empty
+        {"service": 5},  # ill-typed
+        {"service": None, "opcao": None},
+        {"service": ["login"]},
+    ],
+)
 def test_request_without_a_usable_service_is_a_decode_error(message: dict[str, Any]) -> None:
     with pytest.raises(DecodeError):
         codec.decode_request(packed(message))
@@ -118,30 +135,36 @@ def test_random_bytes_are_always_a_decode_error() -> None:
 
 
 def test_a_ten_megabyte_request_is_rejected_before_decoding() -> None:
-    payload = packed({"service": "publish", "data": {"user": "ana", "channel": "c",
-                                                     "message": "x" * 10_000_000}})
+    payload = packed(
+        {"service": "publish", "data": {"user": "ana", "channel": "c", "message": "x" * 10_000_000}}
+    )
     with pytest.raises(DecodeError, match="exceeds"):
         codec.decode_request(payload)
 
 
 # ---- Lamport clock ------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("message", "clock"), [
-    ({"data": {"clock": 5}, "clock": 9, "lamport_clock": 11}, 5),   # data.clock first
-    ({"data": {}, "clock": 9, "lamport_clock": 11}, 9),             # then top-level clock
-    ({"data": {}, "lamport_clock": 11}, 11),                         # then lamport_clock
-    ({"data": {}}, 0),                                               # missing -> 0
-    ({}, 0),
-    ({"data": "junk", "clock": 4}, 4),
-    ({"clock": "12"}, 12),                                           # numeric strings
-    ({"clock": 12.9}, 12),
-    ({"clock": "soon"}, 0),                                          # unreadable -> 0
-    ({"clock": True}, 0),
-    ({"clock": math.nan}, 0),
-    ({"clock": [3]}, 0),
-])
+
+@pytest.mark.parametrize(
+    ("message", "clock"),
+    [
+        ({"data": {"clock": 5}, "clock": 9, "lamport_clock": 11}, 5),  # data.clock first
+        ({"data": {}, "clock": 9, "lamport_clock": 11}, 9),  # then top-level clock
+        ({"data": {}, "lamport_clock": 11}, 11),  # then lamport_clock
+        ({"data": {}}, 0),  # missing -> 0
+        ({}, 0),
+        ({"data": "junk", "clock": 4}, 4),
+        ({"clock": "12"}, 12),  # numeric strings
+        ({"clock": 12.9}, 12),
+        ({"clock": "soon"}, 0),  # unreadable -> 0
+        ({"clock": True}, 0),
+        ({"clock": math.nan}, 0),
+        ({"clock": [3]}, 0),
+    ],
+)
 def test_clock_is_read_from_data_then_top_level_then_lamport_clock(
-        message: dict[str, Any], clock: int) -> None:
+    message: dict[str, Any], clock: int
+) -> None:
     assert codec.clock_of(message) == clock
     assert codec.decode_request(packed({"service": "users", **message})).clock == clock
 
@@ -151,18 +174,21 @@ def test_clock_is_read_from_data_then_top_level_then_lamport_clock(
 SECONDS = 1_700_000_000.25
 
 
-@pytest.mark.parametrize(("value", "seconds"), [
-    (SECONDS, SECONDS),                          # float seconds
-    (1_700_000_000, 1_700_000_000.0),            # int seconds
-    (1_700_000_000_250, SECONDS),                # milliseconds (> 1e11)
-    (1_700_000_000_250_000_000, SECONDS),        # nanoseconds (> 1e17)
-    (1e11, 1e11),                                # not above 1e11: still seconds
-    ("1700000000.25", SECONDS),                  # number in a string
-    ("1700000000250", SECONDS),
-    ("2023-11-14T22:13:20.25Z", SECONDS),        # ISO-8601, Z
-    ("2023-11-14T22:13:20.250+00:00", SECONDS),  # ISO-8601, offset
-    ("2023-11-15T00:13:20.25+02:00", SECONDS),
-])
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (SECONDS, SECONDS),  # float seconds
+        (1_700_000_000, 1_700_000_000.0),  # int seconds
+        (1_700_000_000_250, SECONDS),  # milliseconds (> 1e11)
+        (1_700_000_000_250_000_000, SECONDS),  # nanoseconds (> 1e17)
+        (1e11, 1e11),  # not above 1e11: still seconds
+        ("1700000000.25", SECONDS),  # number in a string
+        ("1700000000250", SECONDS),
+        ("2023-11-14T22:13:20.25Z", SECONDS),  # ISO-8601, Z
+        ("2023-11-14T22:13:20.250+00:00", SECONDS),  # ISO-8601, offset
+        ("2023-11-15T00:13:20.25+02:00", SECONDS),
+    ],
+)
 def test_timestamps_in_every_accepted_unit(value: Any, seconds: float) -> None:
     assert codec.to_seconds(value) == pytest.approx(seconds, abs=1e-3)
 
@@ -178,12 +204,14 @@ def test_unreadable_timestamp_without_default_is_now() -> None:
 
 
 def test_missing_or_garbage_timestamp_never_breaks_decoding() -> None:
-    request = codec.decode_request(packed({"service": "users",
-                                           "data": {"timestamp": "not a time"}}))
+    request = codec.decode_request(
+        packed({"service": "users", "data": {"timestamp": "not a time"}})
+    )
     assert request.service == "users"
 
 
 # ---- field access: aliases ----------------------------------------------------------------
+
 
 def test_first_takes_the_first_present_alias_and_skips_none() -> None:
     assert codec.first({"name": "x", "channel": "y"}, "channel", "name") == "y"
@@ -199,6 +227,7 @@ def test_require_name_reads_aliases() -> None:
 
 # ---- field validation: names --------------------------------------------------------------
 
+
 def test_name_at_the_limit_is_accepted_and_one_more_is_refused() -> None:
     at_limit = "a" * codec.MAX_NAME_CHARS
     assert codec.require_name({"user": at_limit}, "user") == at_limit
@@ -211,8 +240,10 @@ def test_three_hundred_character_name_is_refused() -> None:
         codec.require_name({"channel": "c" * 300}, "channel", "name")
 
 
-@pytest.mark.parametrize("name", ["ana\x00", "a\nna", "a\tb", "\x1b[31mred", "a\u200bb",
-                                  "ana maria", "a\u00a0b", "a\x7fb"])
+@pytest.mark.parametrize(
+    "name",
+    ["ana\x00", "a\nna", "a\tb", "\x1b[31mred", "a\u200bb", "ana maria", "a\u00a0b", "a\x7fb"],
+)
 def test_names_with_control_characters_or_spaces_are_refused(name: str) -> None:
     with pytest.raises(FieldError, match="control characters"):
         codec.require_name({"user": name}, "user")
@@ -241,6 +272,7 @@ def test_names_are_trimmed_and_may_be_unicode() -> None:
 
 
 # ---- field validation: messages -----------------------------------------------------------
+
 
 def test_message_at_the_limit_is_accepted_and_one_more_is_refused() -> None:
     text = "m" * codec.MAX_MESSAGE_CHARS
@@ -283,6 +315,7 @@ def test_missing_message_is_refused() -> None:
 
 # ---- optional integers --------------------------------------------------------------------
 
+
 def test_optional_int() -> None:
     assert codec.optional_int({}, "limit", 50, 1, 1000) == 50
     assert codec.optional_int({"limit": None}, "limit", 50, 1, 1000) == 50
@@ -296,6 +329,7 @@ def test_optional_int() -> None:
 
 
 # ---- publications -------------------------------------------------------------------------
+
 
 def test_two_frame_publication() -> None:
     assert codec.split_publication([b"general", b"payload"]) == ("general", b"payload")

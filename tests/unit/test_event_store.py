@@ -11,10 +11,24 @@ from actors.event_store import EventStore
 from actors.events import Event
 
 
-def post(origin: str, seq: int, clock: int, channel: str = "general", user: str = "ana",
-         message: str = "") -> Event:
-    return Event(origin, seq, clock, "publish", user=user, channel=channel,
-                 message=message or f"{origin}{seq}", timestamp=1700000000.0 + seq)
+def post(
+    origin: str,
+    seq: int,
+    clock: int,
+    channel: str = "general",
+    user: str = "ana",
+    message: str = "",
+) -> Event:
+    return Event(
+        origin,
+        seq,
+        clock,
+        "publish",
+        user=user,
+        channel=channel,
+        message=message or f"{origin}{seq}",
+        timestamp=1700000000.0 + seq,
+    )
 
 
 def dm(origin: str, seq: int, clock: int, src: str, dst: str) -> Event:
@@ -48,9 +62,12 @@ def test_same_id_with_other_content_is_still_a_duplicate(store: EventStore) -> N
 
 
 def test_events_round_trip_unchanged(store: EventStore) -> None:
-    events = [Event("a", 1, 1, "login", user="ana", timestamp=1.5),
-              Event("a", 2, 2, "channel", user="ana", channel="general", timestamp=2.5),
-              post("b", 1, 3), dm("b", 2, 4, "ana", "bob")]
+    events = [
+        Event("a", 1, 1, "login", user="ana", timestamp=1.5),
+        Event("a", 2, 2, "channel", user="ana", channel="general", timestamp=2.5),
+        post("b", 1, 3),
+        dm("b", 2, 4, "ana", "bob"),
+    ]
     store.append(events)
     assert sorted(store.since({}, 100), key=lambda e: e.sort_key) == events
 
@@ -62,17 +79,22 @@ def test_heads_are_the_highest_seq_per_origin(store: EventStore) -> None:
 
 
 def test_users_and_channels_are_derived_from_events(store: EventStore) -> None:
-    store.append([Event("a", 1, 1, "login", user="zoe"),
-                  Event("a", 2, 2, "channel", user="", channel="news"),
-                  post("a", 3, 3, channel="news", user="ana"),
-                  dm("a", 4, 4, "bob", "zoe")])
+    store.append(
+        [
+            Event("a", 1, 1, "login", user="zoe"),
+            Event("a", 2, 2, "channel", user="", channel="news"),
+            post("a", 3, 3, channel="news", user="ana"),
+            dm("a", 4, 4, "bob", "zoe"),
+        ]
+    )
     assert store.users() == ["ana", "bob", "zoe"]
     assert store.channels() == ["news"]
 
 
 def test_since_returns_what_the_holder_lacks_per_origin_in_order(store: EventStore) -> None:
-    store.append([post("b", 2, 5), post("a", 1, 1), post("b", 1, 2), post("a", 2, 3),
-                  post("a", 3, 9)])
+    store.append(
+        [post("b", 2, 5), post("a", 1, 1), post("b", 1, 2), post("a", 2, 3), post("a", 3, 9)]
+    )
     assert ids(store.since({"a": 1, "b": 2}, 100)) == ["a:2", "a:3"]
     assert ids(store.since({"a": 3}, 100)) == ["b:1", "b:2"]
     assert store.since({"a": 3, "b": 2}, 100) == []
@@ -98,8 +120,14 @@ def test_since_pages_cover_everything_once(store: EventStore) -> None:
 
 
 def test_channel_history_is_ordered_by_clock_origin_seq(store: EventStore) -> None:
-    events = [post("b", 1, 5), post("a", 2, 5), post("a", 1, 2), post("c", 1, 9),
-              post("b", 2, 7), post("a", 3, 5)]
+    events = [
+        post("b", 1, 5),
+        post("a", 2, 5),
+        post("a", 1, 2),
+        post("c", 1, 9),
+        post("b", 2, 7),
+        post("a", 3, 5),
+    ]
     store.append(events)
     store.append([post("a", 4, 6, channel="other")])
     history = store.channel_history("general", 50, None)
@@ -108,8 +136,10 @@ def test_channel_history_is_ordered_by_clock_origin_seq(store: EventStore) -> No
 
 
 def test_history_order_does_not_depend_on_arrival_order(tmp_path: Path) -> None:
-    events = [post(o, s, c) for o, s, c in
-              [("a", 1, 3), ("b", 1, 3), ("c", 1, 1), ("a", 2, 4), ("b", 2, 8)]]
+    events = [
+        post(o, s, c)
+        for o, s, c in [("a", 1, 3), ("b", 1, 3), ("c", 1, 1), ("a", 2, 4), ("b", 2, 8)]
+    ]
     one, two = EventStore(tmp_path / "1.db"), EventStore(tmp_path / "2.db")
     one.append(events)
     for e in reversed(events):
@@ -131,8 +161,7 @@ def test_history_before_clock_pages_backwards(store: EventStore) -> None:
     assert store.channel_history("general", 3, 10) == []
 
 
-def test_paging_by_before_clock_reaches_every_entry_even_with_clock_ties(
-        store: EventStore) -> None:
+def test_paging_by_before_clock_reaches_every_entry_even_with_clock_ties(store: EventStore) -> None:
     # Lamport clocks of concurrent posts on different servers tie; the shared order breaks the
     # tie by origin. Paging backwards with before_clock = the oldest clock of the page received
     # must still reach every entry of the channel.
@@ -146,10 +175,22 @@ def test_paging_by_before_clock_reaches_every_entry_even_with_clock_ties(
     assert ids(collected) == ids(sorted(events, key=lambda e: e.sort_key))
 
 
+def test_a_page_grows_rather_than_split_a_clock_tie(store: EventStore) -> None:
+    store.append([post("a", 1, 1), post("b", 1, 2), post("a", 2, 2), post("a", 3, 3)])
+    assert ids(store.channel_history("general", 2, None)) == ["a:2", "b:1", "a:3"]
+    assert ids(store.channel_history("general", 2, 2)) == ["a:1"]
+
+
 def test_private_history_is_the_conversation_both_ways(store: EventStore) -> None:
-    store.append([dm("a", 1, 1, "ana", "bob"), dm("b", 1, 2, "bob", "ana"),
-                  dm("a", 2, 3, "ana", "carl"), dm("a", 3, 4, "bob", "carl"),
-                  post("a", 4, 5, user="ana")])
+    store.append(
+        [
+            dm("a", 1, 1, "ana", "bob"),
+            dm("b", 1, 2, "bob", "ana"),
+            dm("a", 2, 3, "ana", "carl"),
+            dm("a", 3, 4, "bob", "carl"),
+            post("a", 4, 5, user="ana"),
+        ]
+    )
     history = store.private_history("bob", "ana", 50, None)
     assert ids(history) == ["a:1", "b:1"]
     assert history == store.private_history("ana", "bob", 50, None)
@@ -167,9 +208,12 @@ def test_channel_history_of_another_channel_is_separate(store: EventStore) -> No
 def test_everything_survives_close_and_reopen(tmp_path: Path) -> None:
     path = tmp_path / "node" / "a.sqlite3"
     first = EventStore(path)
-    events = [Event("a", 1, 1, "login", user="ana"),
-              Event("a", 2, 2, "channel", user="ana", channel="general"),
-              post("a", 3, 3), dm("b", 1, 4, "bob", "ana")]
+    events = [
+        Event("a", 1, 1, "login", user="ana"),
+        Event("a", 2, 2, "channel", user="ana", channel="general"),
+        post("a", 3, 3),
+        dm("b", 1, 4, "bob", "ana"),
+    ]
     first.append(events)
     first.close()
     again = EventStore(path)

@@ -43,42 +43,75 @@ def test_records_carry_the_protocol_fields_of_each_operation() -> None:
 
 def test_history_entries() -> None:
     post, private = EVENTS[2].history_entry(), EVENTS[3].history_entry()
-    assert post == {"user": "bob", "src": "bob", "channel": "general", "message": "hi",
-                    "timestamp": 2.0, "clock": 9, "id": "b:7"}
+    assert post == {
+        "user": "bob",
+        "src": "bob",
+        "channel": "general",
+        "message": "hi",
+        "timestamp": 2.0,
+        "clock": 9,
+        "id": "b:7",
+    }
     assert (private["src"], private["dst"], private["clock"]) == ("ana", "bob", 11)
     assert "channel" not in private
 
 
-@pytest.mark.parametrize("raw", [
-    None, [], "x", {},
-    {"origin": "a", "seq": 1, "clock": 1},                          # no op
-    {"origin": "a", "seq": 1, "clock": 1, "op": "delete"},          # unknown op
-    {"origin": "a", "seq": 0, "clock": 1, "op": "login"},           # seq must be positive
-    {"origin": "a", "seq": "x", "clock": 1, "op": "login"},
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        [],
+        "x",
+        {},
+        {"origin": "a", "seq": 1, "clock": 1},  # no op
+        {"origin": "a", "seq": 1, "clock": 1, "op": "delete"},  # unknown op
+        {"origin": "a", "seq": 0, "clock": 1, "op": "login"},  # seq must be positive
+        {"origin": "a", "seq": "x", "clock": 1, "op": "login"},
+    ],
+)
 def test_bad_wire_events_are_none(raw: Any) -> None:
     assert Event.from_wire(raw) is None
 
 
-@pytest.mark.parametrize("data", [
-    {},
-    {"operation": "publish", "operationData": "nope"},
-    {"operation": "drop", "operationData": {"origin": "a", "seq": 1, "id": "a:1"}},
-    # another team's shape: no origin/seq/id
-    {"operation": "publish", "operationData": {"user": "x", "channel": "c", "message": "m"},
-     "serverName": "theirs"},
-    {"operation": "login", "operationData": {"origin": "a", "seq": 1, "id": "a:2", "user": "u"}},
-    {"operation": "login", "operationData": {"origin": "a", "seq": -1, "id": "a:-1"}},
-    {"operation": "login", "operationData": {"origin": 5, "seq": 1, "id": "5:1"}},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"operation": "publish", "operationData": "nope"},
+        {"operation": "drop", "operationData": {"origin": "a", "seq": 1, "id": "a:1"}},
+        # another team's shape: no origin/seq/id
+        {
+            "operation": "publish",
+            "operationData": {"user": "x", "channel": "c", "message": "m"},
+            "serverName": "theirs",
+        },
+        {
+            "operation": "login",
+            "operationData": {"origin": "a", "seq": 1, "id": "a:2", "user": "u"},
+        },
+        {"operation": "login", "operationData": {"origin": "a", "seq": -1, "id": "a:-1"}},
+        {"operation": "login", "operationData": {"origin": 5, "seq": 1, "id": "5:1"}},
+    ],
+)
 def test_foreign_or_inconsistent_replication_shapes_are_ignored(data: dict[str, Any]) -> None:
     assert Event.from_replication(data) is None
 
 
 def test_replication_accepts_timestamps_in_other_units_and_src_for_user() -> None:
-    data = {"operation": "message", "operationData": {
-        "origin": "x", "seq": 2, "id": "x:2", "src": "ana", "dst": "bob", "message": "m",
-        "timestamp": 1_700_000_000_000, "clock": "8"}}
+    data = {
+        "operation": "message",
+        "operationData": {
+            "origin": "x",
+            "seq": 2,
+            "id": "x:2",
+            "src": "ana",
+            "dst": "bob",
+            "message": "m",
+            "timestamp": 1_700_000_000_000,
+            "clock": "8",
+        },
+    }
     event = Event.from_replication(data)
-    assert event == Event("x", 2, 8, "message", user="ana", dst="bob", message="m",
-                          timestamp=1_700_000_000.0)
+    assert event == Event(
+        "x", 2, 8, "message", user="ana", dst="bob", message="m", timestamp=1_700_000_000.0
+    )

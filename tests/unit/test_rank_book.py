@@ -37,9 +37,11 @@ def test_alive_lists_recent_servers_by_rank_with_addresses() -> None:
     book = RankBook(liveness_timeout=3.0)
     book.rank("b", now=0.0, address="tcp://b:5560")
     book.rank("a", now=1.0)
-    assert book.alive(now=2.0) == [{"name": "b", "rank": 1, "address": "tcp://b:5560"},
-                                   {"name": "a", "rank": 2}]
-    assert names(book.alive(now=3.0)) == ["b", "a"]     # exactly at the timeout: still alive
+    assert book.alive(now=2.0) == [
+        {"name": "b", "rank": 1, "address": "tcp://b:5560"},
+        {"name": "a", "rank": 2},
+    ]
+    assert names(book.alive(now=3.0)) == ["b", "a"]  # exactly at the timeout: still alive
     assert names(book.alive(now=3.5)) == ["a"]
 
 
@@ -77,8 +79,8 @@ def test_ranks_and_addresses_survive_save_and_load(tmp_path: Path) -> None:
     loaded = RankBook.load(path, liveness_timeout=3.0)
     assert loaded.ranks == {"a": 1, "b": 2}
     assert loaded.addresses == {"a": "tcp://a:5560"}
-    assert loaded.alive(now=0.0) == []               # liveness is not persisted
-    assert loaded.rank("c", now=1.0) == 3            # new ranks continue above the old ones
+    assert loaded.alive(now=0.0) == []  # liveness is not persisted
+    assert loaded.rank("c", now=1.0) == 3  # new ranks continue above the old ones
     assert loaded.rank("a", now=1.0) == 1
     assert not list(tmp_path.glob("*.tmp"))
 

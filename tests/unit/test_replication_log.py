@@ -18,6 +18,7 @@ def seqs(events: list[Event]) -> list[tuple[str, int]]:
 
 # ---- ReplicaHeads -------------------------------------------------------------------------
 
+
 def test_contiguous_events_are_taken_in_order_even_if_they_arrive_shuffled() -> None:
     heads = ReplicaHeads()
     take, gaps = heads.accept([ev("b", 3), ev("b", 1), ev("a", 1), ev("b", 2)])
@@ -60,7 +61,7 @@ def test_origins_are_independent() -> None:
 def test_next_seq_claims_the_local_origin() -> None:
     heads = ReplicaHeads({"me": 3})
     assert [heads.next_seq("me"), heads.next_seq("me")] == [4, 5]
-    assert heads.accept([ev("me", 5)]) == ([], set())       # already claimed: a duplicate
+    assert heads.accept([ev("me", 5)]) == ([], set())  # already claimed: a duplicate
     assert heads.accept([ev("me", 6)])[0] == [ev("me", 6)]
 
 
@@ -102,7 +103,7 @@ def test_waits_for_every_healthy_live_peer() -> None:
     assert acked(t, now=0.5) == []
     t.peer_applied("c", 1)
     assert acked(t, now=0.5) == [("token1", 3, False)]
-    assert acked(t, now=0.6) == []      # acknowledged once
+    assert acked(t, now=0.6) == []  # acknowledged once
 
 
 def test_a_peer_head_covers_every_earlier_write() -> None:
@@ -111,7 +112,7 @@ def test_a_peer_head_covers_every_earlier_write() -> None:
         write(t, seq)
     t.peer_applied("b", 2)
     assert acked(t, now=0.1) == [("token1", 2, False), ("token2", 2, False)]
-    t.peer_applied("b", 1)               # a late, older reply does not move the head back
+    t.peer_applied("b", 1)  # a late, older reply does not move the head back
     assert t.acked["b"] == 2
 
 
@@ -154,7 +155,7 @@ def test_lagging_peers_are_not_waited_for() -> None:
     t = tracker("b", "c")
     write(t, 1, now=0.0)
     t.peer_applied("b", 1)
-    t.ready(TIMEOUT)                          # c is now lagging
+    t.ready(TIMEOUT)  # c is now lagging
     write(t, 2, now=2.0)
     t.peer_applied("b", 2)
     assert acked(t, now=2.0) == [("token2", 2, False)]
@@ -168,12 +169,12 @@ def test_lagging_peer_is_readmitted_once_it_has_every_acknowledged_write() -> No
     t.ready(TIMEOUT)
     assert t.lagging == {"c"} and t.last_acknowledged == 2
     t.peer_applied("c", 1)
-    assert t.lagging == {"c"}                 # still behind
+    assert t.lagging == {"c"}  # still behind
     t.peer_applied("c", 2)
     assert t.lagging == set()
     write(t, 3, now=5.0)
     t.peer_applied("b", 3)
-    assert acked(t, now=5.0) == []            # c is waited for again
+    assert acked(t, now=5.0) == []  # c is waited for again
     t.peer_applied("c", 3)
     assert acked(t, now=5.0) == [("token3", 3, False)]
 
@@ -182,8 +183,8 @@ def test_peers_that_leave_are_not_waited_for_nor_counted() -> None:
     t = tracker("b", "c")
     write(t, 1)
     t.peer_applied("c", 1)
-    t.set_live(["b"])                         # c left
-    assert acked(t, now=0.0) == []            # b is still missing
+    t.set_live(["b"])  # c left
+    assert acked(t, now=0.0) == []  # b is still missing
     t.peer_applied("b", 1)
     assert acked(t, now=0.0) == [("token1", 2, False)]
 
@@ -197,11 +198,14 @@ def test_a_peer_leaving_clears_its_lagging_mark() -> None:
     assert t.lagging == set()
 
 
-@pytest.mark.parametrize(("live", "heads", "expected"), [
-    ((), {}, 0),
-    (("b", "c"), {"b": 4, "c": 2}, 2),
-    (("b", "c"), {"b": 4}, 0),
-])
+@pytest.mark.parametrize(
+    ("live", "heads", "expected"),
+    [
+        ((), {}, 0),
+        (("b", "c"), {"b": 4, "c": 2}, 2),
+        (("b", "c"), {"b": 4}, 0),
+    ],
+)
 def test_min_acked(live: tuple[str, ...], heads: dict[str, int], expected: int) -> None:
     t = tracker(*live)
     for peer, head in heads.items():

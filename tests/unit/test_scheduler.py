@@ -73,8 +73,7 @@ def test_real_scheduler_runs_due_callbacks_in_its_thread() -> None:
     try:
         ran = threading.Event()
         threads: list[str] = []
-        scheduler.after(0.01, lambda: (threads.append(threading.current_thread().name),
-                                       ran.set()))
+        scheduler.after(0.01, lambda: (threads.append(threading.current_thread().name), ran.set()))
         assert ran.wait(2.0)
         assert threads == ["scheduler"]
         ticks = threading.Semaphore(0)

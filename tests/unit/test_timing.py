@@ -16,9 +16,18 @@ def test_defaults_are_valid_and_fail_over_within_five_seconds() -> None:
     assert DEFAULT_TIMING.liveness_timeout == pytest.approx(3.0)
 
 
-@pytest.mark.parametrize("name", ["request_timeout", "peer_timeout", "heartbeat_interval",
-                                  "election_answer_timeout", "replication_ack_timeout",
-                                  "clock_sync_every_messages", "catchup_batch"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "request_timeout",
+        "peer_timeout",
+        "heartbeat_interval",
+        "election_answer_timeout",
+        "replication_ack_timeout",
+        "clock_sync_every_messages",
+        "catchup_batch",
+    ],
+)
 @pytest.mark.parametrize("value", [0, -1])
 def test_non_positive_values_are_refused_by_name(name: str, value: float) -> None:
     with pytest.raises(TimingError, match=name):

@@ -1,0 +1,215 @@
+"""ChatActor with a FakeTransport and recording routes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pykka
+import pytest
+
+from actors.base import Node
+from actors.chat import ChatActor
+from actors.events import Event
+from actors.messages import (
+    Applied,
+    ClientRequest,
+    HistoryQuery,
+    LocalWrite,
+    MessageHandled,
+    RefreshThenRetry,
+    WriteDone,
+)
+from actors.routes import Routes
+from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound, stop_all_actors
+from transport.pump import Inbound
+
+
+@pytest.fixture(autouse=True)
+def _stop_actors() -> Iterator[None]:
+    yield
+    stop_all_actors()
+
+
+class Chat:
+    def __init__(self, users: list[str], channels: list[str]) -> None:
+        self.transport = FakeTransport()
+        self.replication, self.persistence, self.clock = Mailbox(), Mailbox(), Mailbox()
+        routes = Routes()
+        routes.add("replication", self.replication)
+        routes.add("persistence", self.persistence)
+        routes.add("clock", self.clock)
+        self.ref: pykka.ActorRef = ChatActor.start(
+            Node("server", "a"), self.transport, routes, users, channels
+        )
+
+    def ask(self, service: str, retried: bool = False, **data: Any) -> Inbound:
+        inbound = make_inbound(service, data)
+        self.ref.tell(ClientRequest(inbound, retried))
+        barrier(self.ref)
+        return inbound
+
+    def tell(self, message: Any) -> None:
+        self.ref.tell(message)
+        barrier(self.ref)
+
+    def answer(self, inbound: Inbound) -> dict[str, Any]:
+        return self.transport.reply_to(inbound).data
+
+
+@pytest.fixture
+def chat() -> Chat:
+    return Chat(users=["ana", "bob"], channels=["general"])
+
+
+def written(chat: Chat, write: LocalWrite, **fields: Any) -> Event:
+    """Play the replication actor: the write became an event; tell chat it is done."""
+    event = Event("a", 1, 42, write.op, timestamp=1700000000.5, **write.fields, **fields)
+    chat.tell(WriteDone(write.token, event))
+    return event
+
+
+def test_reads_are_answered_at_once(chat: Chat) -> None:
+    assert chat.answer(chat.ask("users")) == {"users": ["ana", "bob"]}
+    assert chat.answer(chat.ask("channels")) == {"channels": ["general"], "users": ["general"]}
+    assert chat.answer(chat.ask("login", user="ana")) == {"status": "sucesso"}
+    assert chat.replication.messages == []
+
+
+def test_publish_is_handed_to_replication_and_answered_only_when_done(chat: Chat) -> None:
+    inbound = chat.ask("publish", user="ana", channel="general", message="hello")
+    write = chat.replication.only(LocalWrite)
+    assert (write.op, write.fields) == (
+        "publish",
+        {"user": "ana", "channel": "general", "message": "hello"},
+    )
+    assert chat.transport.replies == [] and chat.transport.publishes == []
+
+    written(chat, write)
+    assert chat.answer(inbound) == {"status": "OK"}
+    [pub] = chat.transport.publishes
+    assert (pub.key, pub.topic, pub.clock) == ("pub", "general", 42)
+    assert pub.message["service"] == "publish" and pub.message["type"] == "channel"
+    assert pub.message["user"] == pub.message["src"] == "ana"
+    assert pub.message["message"] == "hello"
+    assert pub.message["data"] == {
+        "user": "ana",
+        "channel": "general",
+        "message": "hello",
+        "timestamp": 1700000000.5,
+    }
+
+
+def test_private_message_is_published_on_the_destination_topic(chat: Chat) -> None:
+    inbound = chat.ask("message", **{"from": "ana", "to": "bob", "message": "psst"})
+    write = chat.replication.only(LocalWrite)
+    written(chat, write)
+    assert chat.answer(inbound) == {"status": "OK"}
+    [pub] = chat.transport.publishes
+    assert pub.topic == "bob"
+    assert {pub.message[k] for k in ("src", "from", "user")} == {"ana"}
+    assert pub.message["dst"] == pub.message["to"] == "bob"
+
+
+def test_login_of_a_new_user_is_replicated_and_not_published(chat: Chat) -> None:
+    inbound = chat.ask("login", username="zoe")
+    write = chat.replication.only(LocalWrite)
+    written(chat, write)
+    assert chat.answer(inbound) == {"status": "sucesso"}
+    assert chat.transport.publishes == []
+    assert chat.answer(chat.ask("users")) == {"users": ["ana", "bob", "zoe"]}
+
+
+def test_two_writes_in_flight_are_answered_to_their_own_requests(chat: Chat) -> None:
+    first = chat.ask("channel", channel="one")
+    second = chat.ask("channel", channel="two")
+    w1, w2 = chat.replication.of(LocalWrite)
+    assert w1.token != w2.token
+    written(chat, w2)
+    assert chat.transport.replied(second) and not chat.transport.replied(first)
+    written(chat, w1)
+    assert chat.answer(first) == {"status": "sucesso"}
+
+
+def test_a_second_create_of_a_channel_in_flight_is_refused(chat: Chat) -> None:
+    chat.ask("channel", channel="news")
+    refused = chat.answer(chat.ask("channel", name="news"))
+    assert refused["status"] == "erro" and "exists" in refused["description"]
+    assert len(chat.replication.of(LocalWrite)) == 1
+
+
+def test_bad_input_gets_erro_and_the_actor_keeps_serving(chat: Chat) -> None:
+    for service, data in [
+        ("publish", {"user": "ana", "channel": "general"}),
+        ("login", {"user": "x" * 300}),
+        ("message", {"src": "ana", "dst": "bob", "message": "\x07"}),
+        ("nonsense", {}),
+    ]:
+        reply = chat.answer(chat.ask(service, **data))
+        assert reply["status"] == "erro"
+        assert reply["description"] == reply["message"] != ""
+    assert chat.answer(chat.ask("users")) == {"users": ["ana", "bob"]}
+    assert chat.ref.is_alive()
+
+
+def test_a_failing_message_is_contained(chat: Chat) -> None:
+    chat.tell(WriteDone(token=999, event=Event("a", 1, 1, "login", user="x")))  # unknown token
+    assert chat.ref.is_alive()
+    assert chat.answer(chat.ask("users")) == {"users": ["ana", "bob"]}
+
+
+def test_unknown_channel_triggers_a_refresh_then_a_refusal(chat: Chat) -> None:
+    inbound = chat.ask("publish", user="ana", channel="nowhere", message="m")
+    assert chat.transport.replies == []
+    refresh = chat.replication.only(RefreshThenRetry)
+    assert refresh.request == ClientRequest(inbound, retried=True)
+    chat.tell(refresh.request)  # replication found nothing new: hand it back
+    reply = chat.answer(inbound)
+    assert reply["status"] == "erro" and "unknown channel" in reply["message"]
+
+
+def test_unknown_user_found_by_the_refresh_is_accepted(chat: Chat) -> None:
+    inbound = chat.ask("message", src="ana", dst="late", message="hi")
+    refresh = chat.replication.only(RefreshThenRetry)
+    chat.tell(Applied((Event("b", 1, 5, "login", user="late"),)))
+    chat.tell(refresh.request)
+    write = chat.replication.only(LocalWrite)
+    assert write.fields == {"user": "ana", "dst": "late", "message": "hi"}
+    written(chat, write)
+    assert chat.answer(inbound) == {"status": "OK"}
+
+
+def test_replicated_events_update_what_the_actor_knows(chat: Chat) -> None:
+    chat.tell(
+        Applied(
+            (
+                Event("b", 1, 3, "channel", user="zed", channel="news"),
+                Event("b", 2, 4, "publish", user="yan", channel="news", message="m"),
+            )
+        )
+    )
+    assert chat.answer(chat.ask("channels"))["channels"] == ["general", "news"]
+    assert chat.answer(chat.ask("users"))["users"] == ["ana", "bob", "yan", "zed"]
+    assert chat.answer(chat.ask("channel", channel="news"))["status"] == "erro"
+
+
+def test_history_is_asked_of_persistence(chat: Chat) -> None:
+    inbound = chat.ask("history", channel="general", limit=5, before_clock=10)
+    assert chat.persistence.only(HistoryQuery) == HistoryQuery(
+        inbound, channel="general", limit=5, before_clock=10
+    )
+    private = chat.ask("history", user="ana", peer="bob")
+    assert chat.persistence.of(HistoryQuery)[1] == HistoryQuery(private, user="ana", peer="bob")
+    assert chat.transport.replies == []
+
+
+def test_every_handled_request_is_counted_for_clock_sync(chat: Chat) -> None:
+    chat.ask("users")
+    chat.ask("nonsense")
+    chat.ask("history", channel="general")
+    write_in = chat.ask("login", user="new")
+    assert len(chat.clock.of(MessageHandled)) == 3
+    written(chat, chat.replication.only(LocalWrite))
+    assert chat.transport.replied(write_in)
+    assert len(chat.clock.of(MessageHandled)) == 4
+    assert chat.ref.proxy().stats().get(timeout=5)["requests_handled"] == 4

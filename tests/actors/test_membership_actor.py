@@ -1,0 +1,180 @@
+"""MembershipActor: rank, heartbeats and list from the reference, views for the other actors."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from actors.base import Node
+from actors.membership import LISTENERS, MembershipActor, parse_peers
+from actors.messages import Membership, Peer, Tick
+from actors.routes import Routes
+from tests.fakes import FakeTransport, Mailbox, SentRequest, barrier, stop_all_actors
+
+REFERENCE = "tcp://reference:5559"
+ME = "tcp://10.0.0.1:5560"
+LIST = [
+    {"name": "a", "rank": 1, "address": ME},
+    {"name": "b", "rank": 2, "address": "tcp://b:1"},
+    {"name": "c", "rank": 3},
+]
+
+
+@pytest.fixture(autouse=True)
+def _stop_actors() -> Iterator[None]:
+    yield
+    stop_all_actors()
+
+
+class Members:
+    def __init__(self) -> None:
+        self.transport = FakeTransport()
+        self.listeners = {name: Mailbox() for name in LISTENERS}
+        self.first_view = threading.Event()
+        routes = Routes()
+        for name, box in self.listeners.items():
+            routes.add(name, box)
+        self.ref = MembershipActor.start(
+            Node("server", "a"), self.transport, routes, REFERENCE, ME, self.first_view
+        )
+        routes.add("membership", self.ref)
+
+    def tick(self) -> None:
+        self.ref.tell(Tick("heartbeat"))
+        barrier(self.ref)
+
+    def pending(self) -> SentRequest:
+        [call] = [r for r in self.transport.requests if not r.answered]
+        return call
+
+    def answer(self, data: dict[str, Any] | None = None, ok: bool = True) -> SentRequest:
+        call = self.pending()
+        if ok:
+            call.complete(data)
+        else:
+            call.fail()
+        barrier(self.ref)
+        return call
+
+    def views(self, listener: str = "election") -> list[Membership]:
+        return self.listeners[listener].of(Membership)
+
+    def register(self, rank: int = 1, servers: list[dict[str, Any]] = LIST) -> None:
+        self.tick()
+        self.answer({"rank": rank})
+        self.answer({"list": servers})
+
+
+@pytest.fixture
+def members() -> Members:
+    return Members()
+
+
+def test_first_tick_asks_for_a_rank_with_our_address(members: Members) -> None:
+    members.tick()
+    call = members.pending()
+    assert (call.endpoint, call.service, call.data) == (
+        REFERENCE,
+        "rank",
+        {"user": "a", "address": ME},
+    )
+
+
+def test_rank_then_list_gives_every_listener_the_view(members: Members) -> None:
+    members.register(rank=1)
+    expected = Membership(1, (Peer("b", 2, "tcp://b:1"), Peer("c", 3, "tcp://c:5560")))
+    for name in LISTENERS:
+        assert members.views(name) == [expected]
+    assert members.first_view.is_set()
+
+
+def test_registered_servers_heartbeat_then_refresh_the_list(members: Members) -> None:
+    members.register()
+    members.tick()
+    assert members.answer({}).service == "heartbeat"  # a reply without status is fine
+    assert members.pending().service == "list"
+    assert members.transport.sent("heartbeat")[0].data == {"user": "a"}
+
+
+def test_one_conversation_with_the_reference_at_a_time(members: Members) -> None:
+    members.tick()
+    members.tick()
+    members.tick()
+    assert len(members.transport.requests) == 1
+
+
+def test_reference_failure_means_registering_again(members: Members) -> None:
+    members.register(rank=1)
+    members.tick()
+    members.answer(ok=False)  # heartbeat lost: reference down
+    members.tick()
+    call = members.answer({"rank": 1})
+    assert call.service == "rank"
+    assert members.ref.proxy().stats().get(timeout=5)["reference_up"] is True
+    members.answer({"list": LIST})
+    assert len(members.views()) == 2
+
+
+def test_the_last_view_is_kept_while_the_reference_is_down(members: Members) -> None:
+    members.register()
+    members.tick()
+    members.answer(ok=False)
+    assert len(members.views()) == 1
+    stats = members.ref.proxy().stats().get(timeout=5)
+    assert stats["reference_up"] is False
+    assert stats["peers"] == ["b", "c"]
+
+
+def test_a_reference_that_forgot_us_gets_a_new_registration(members: Members) -> None:
+    members.register(rank=1)
+    members.tick()
+    members.answer({"status": "erro", "description": "unknown server"})
+    members.answer({"list": LIST})
+    members.tick()
+    assert members.pending().service == "rank"
+
+
+def test_a_changed_list_is_passed_on(members: Members) -> None:
+    members.register(rank=1)
+    members.tick()
+    members.answer({})
+    members.answer({"list": LIST[:2]})
+    assert members.views()[-1] == Membership(1, (Peer("b", 2, "tcp://b:1"),))
+
+
+def test_alone_the_first_view_is_not_yet_set(members: Members) -> None:
+    members.register(rank=1, servers=[{"name": "a", "rank": 1}])
+    assert members.views() == [Membership(1, ())]
+    assert not members.first_view.is_set()
+
+
+def test_an_unusable_rank_leaves_us_unregistered(members: Members) -> None:
+    members.tick()
+    members.answer({"rank": "first"})
+    members.answer({"list": LIST})
+    assert members.views()[0].rank is None
+    members.tick()
+    assert members.pending().service == "rank"
+
+
+def test_a_rank_of_zero_is_accepted(members: Members) -> None:
+    members.register(rank=0)
+    assert members.views()[0].rank == 0
+    members.tick()
+    assert members.pending().service == "heartbeat"
+
+
+def test_parse_peers_is_liberal() -> None:
+    items = [
+        {"name": "b", "rank": "2", "address": "", "load": 0.3},
+        {"name": "me", "rank": 9},
+        "junk",
+        {"rank": 4},
+        {"name": 5},
+        {"name": "a", "rank": 0, "address": "tcp://x:1"},
+    ]
+    assert parse_peers(items, "me") == (Peer("a", 0, "tcp://x:1"), Peer("b", 2, "tcp://b:5560"))
+    assert parse_peers("nope", "me") == ()

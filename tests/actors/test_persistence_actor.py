@@ -1,0 +1,136 @@
+"""PersistenceActor: durable appends reported back, history and sync served from the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pykka
+import pytest
+
+from actors.base import Node
+from actors.events import Event
+from actors.messages import Append, Appended, Flush, HistoryQuery, ServeSync
+from actors.persistence import PersistenceActor
+from tests.fakes import FakeTransport, Mailbox, make_inbound, stop_all_actors
+
+
+@pytest.fixture(autouse=True)
+def _stop_actors() -> Iterator[None]:
+    yield
+    stop_all_actors()
+
+
+def post(origin: str, seq: int, clock: int, channel: str = "general") -> Event:
+    return Event(origin, seq, clock, "publish", user="ana", channel=channel, message=f"m{clock}")
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.transport = FakeTransport()
+        self.appended = Mailbox()
+        self.ref: pykka.ActorRef = PersistenceActor.start(
+            Node("server", "a"), path, self.transport, self.appended
+        )
+
+    def append(self, *events: Event, tag: object = "t") -> None:
+        self.ref.tell(Append(events, tag))
+        self.ref.ask(Flush(), timeout=5)  # behind the Append: returns once it is committed
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "a.sqlite3")
+
+
+def test_append_reports_the_fresh_events_and_the_new_heads(store: Store) -> None:
+    store.append(post("a", 1, 1), post("b", 1, 2), tag=("local", 1))
+    assert store.appended.messages == [
+        Appended(("local", 1), (post("a", 1, 1), post("b", 1, 2)), {"a": 1, "b": 1})
+    ]
+
+
+def test_a_duplicate_append_reports_nothing_fresh(store: Store) -> None:
+    store.append(post("a", 1, 1))
+    store.append(post("a", 1, 1), post("a", 2, 2), tag="again")
+    assert store.appended.messages[1] == Appended("again", (post("a", 2, 2),), {"a": 2})
+
+
+def test_appends_committed_together_are_reported_each_to_its_own_tag(store: Store) -> None:
+    for seq in range(1, 6):
+        store.ref.tell(Append((post("a", seq, seq),), seq))
+    store.ref.ask(Flush(), timeout=5)
+    assert [(m.tag, [e.seq for e in m.fresh]) for m in store.appended.messages] == [
+        (seq, [seq]) for seq in range(1, 6)
+    ]
+    assert store.appended.messages[-1].heads == {"a": 5}
+
+
+def test_stored_state_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "node" / "a.sqlite3"
+    first = Store(path)
+    first.append(
+        Event("a", 1, 1, "login", user="zoe"),
+        Event("b", 1, 2, "channel", user="zoe", channel="news"),
+        post("b", 2, 3),
+    )
+    first.ref.stop()
+    again = Store(path)
+    snapshot = again.ref.proxy().snapshot().get(timeout=5)
+    assert snapshot.heads == {"a": 1, "b": 2}
+    assert snapshot.users == ["ana", "zoe"]
+    assert snapshot.channels == ["news"]
+
+
+def test_queued_appends_are_committed_when_the_actor_stops(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite3"
+    first = Store(path)
+    first.ref.tell(Append((post("a", 1, 1),), "late"))
+    first.ref.stop()
+    assert [m.tag for m in first.appended.messages] == ["late"]
+    assert Store(path).ref.proxy().snapshot().get(timeout=5).heads == {"a": 1}
+
+
+def test_channel_history_is_answered_in_the_shared_order(store: Store) -> None:
+    store.append(post("b", 1, 5), post("a", 1, 5), post("a", 2, 3), post("a", 3, 4, "other"))
+    inbound = make_inbound("history", {"channel": "general"})
+    store.ref.ask(HistoryQuery(inbound, channel="general", limit=50), timeout=5)
+    reply = store.transport.reply_to(inbound).data
+    assert reply["status"] == "OK"
+    assert [(m["clock"], m["id"]) for m in reply["messages"]] == [
+        (3, "a:2"),
+        (5, "a:1"),
+        (5, "b:1"),
+    ]
+    assert reply["messages"][0] == post("a", 2, 3).history_entry()
+
+
+def test_private_history_is_answered(store: Store) -> None:
+    store.append(
+        Event("a", 1, 1, "message", user="ana", dst="bob", message="hi"),
+        Event("b", 1, 2, "message", user="bob", dst="ana", message="yo"),
+        Event("b", 2, 3, "message", user="bob", dst="carl", message="no"),
+    )
+    inbound = make_inbound("history")
+    store.ref.ask(HistoryQuery(inbound, user="bob", peer="ana", limit=1), timeout=5)
+    assert [m["message"] for m in store.transport.reply_to(inbound).data["messages"]] == ["yo"]
+
+
+def test_sync_serves_what_the_caller_lacks_including_unflushed_appends(store: Store) -> None:
+    store.append(post("a", 1, 1), post("a", 2, 2))
+    store.ref.tell(Append((post("b", 1, 3),), "queued"))  # not flushed yet
+    inbound = make_inbound("sync", key="peer")
+    store.ref.ask(ServeSync(inbound, {"a": 1}, limit=10), timeout=5)
+    reply = store.transport.reply_to(inbound).data
+    assert [Event.from_wire(e) for e in reply["events"]] == [post("a", 2, 2), post("b", 1, 3)]
+    assert reply["more"] is False
+    assert reply["heads"] == {"a": 2, "b": 1}
+
+
+def test_sync_says_when_there_is_more(store: Store) -> None:
+    store.append(*(post("a", s, s) for s in range(1, 6)))
+    inbound = make_inbound("sync", key="peer")
+    store.ref.ask(ServeSync(inbound, {}, limit=2), timeout=5)
+    reply = store.transport.reply_to(inbound).data
+    assert [e["seq"] for e in reply["events"]] == [1, 2]
+    assert reply["more"] is True

@@ -1,0 +1,387 @@
+"""ReplicationActor with a FakeTransport, recording routes and a hand-driven clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from actors.base import Node
+from actors.events import Event
+from actors.messages import (
+    Append,
+    Appended,
+    Applied,
+    ClientRequest,
+    LocalWrite,
+    Membership,
+    Peer,
+    PeerRequest,
+    RefreshThenRetry,
+    Replicated,
+    ServeSync,
+    Tick,
+    WriteDone,
+)
+from actors.replication import ReplicationActor
+from actors.routes import Routes
+from actors.scheduler import ManualScheduler
+from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound, stop_all_actors
+
+B = Peer("b", 2, "tcp://b:5560")
+C = Peer("c", 3, "tcp://c:5560")
+
+
+@pytest.fixture(autouse=True)
+def _stop_actors() -> Iterator[None]:
+    yield
+    stop_all_actors()
+
+
+class Replication:
+    def __init__(self, heads: dict[str, int] | None = None) -> None:
+        self.node = Node("server", "a")
+        self.transport = FakeTransport()
+        self.chat, self.persistence = Mailbox(), Mailbox()
+        self.time = ManualScheduler()
+        routes = Routes()
+        routes.add("chat", self.chat)
+        routes.add("persistence", self.persistence)
+        self.ref = ReplicationActor.start(
+            self.node, self.transport, routes, heads or {}, now=self.time.now
+        )
+        routes.add("replication", self.ref)
+
+    def tell(self, *messages: Any) -> None:
+        for message in messages:
+            self.ref.tell(message)
+        barrier(self.ref)
+
+    def peers(self, *peers: Peer) -> None:
+        self.tell(Membership(1, peers))
+
+    def stats(self) -> dict[str, Any]:
+        return self.ref.proxy().stats().get(timeout=5)
+
+    def durable(self, append: Append, heads: dict[str, int]) -> None:
+        """Play the persistence actor: every event of `append` is new and on disk."""
+        self.tell(Appended(append.tag, append.events, heads))
+
+
+@pytest.fixture
+def rep() -> Replication:
+    return Replication()
+
+
+def theirs(origin: str, seq: int, **fields: Any) -> Event:
+    return Event(origin, seq, 10 + seq, "login", user=fields.get("user", f"{origin}{seq}"))
+
+
+# ---- local writes -------------------------------------------------------------------------
+
+
+def test_local_write_becomes_the_next_event_of_this_origin() -> None:
+    rep = Replication(heads={"a": 4, "b": 9})
+    before = rep.node.lamport.value
+    rep.tell(LocalWrite("publish", {"user": "ana", "channel": "g", "message": "hi"}, "t1"))
+    append = rep.persistence.only(Append)
+    [event] = append.events
+    assert (event.origin, event.seq, event.op) == ("a", 5, "publish")
+    assert (event.user, event.channel, event.message) == ("ana", "g", "hi")
+    assert event.clock > before
+    assert append.tag == ("local", 5)
+
+
+def test_write_is_acknowledged_only_when_durable_and_applied_by_the_peer(rep: Replication) -> None:
+    rep.peers(B)
+    rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
+    append = rep.persistence.only(Append)
+    [push] = rep.transport.sent("replicate")
+    assert push.endpoint == B.address
+    assert push.data["origin"] == "a"
+    assert [Event.from_wire(e) for e in push.data["events"]] == list(append.events)
+
+    rep.durable(append, {"a": 1})
+    assert rep.chat.of(WriteDone) == []  # durable here, not yet at b
+
+    push.complete({"status": "OK", "heads": {"a": 1}})
+    barrier(rep.ref)
+    assert rep.chat.only(WriteDone) == WriteDone("t1", append.events[0])
+
+
+def test_peer_applying_first_still_waits_for_local_durability(rep: Replication) -> None:
+    rep.peers(B)
+    rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
+    rep.transport.sent("replicate")[0].complete({"status": "OK", "heads": {"a": 1}})
+    barrier(rep.ref)
+    assert rep.chat.of(WriteDone) == []
+    rep.durable(rep.persistence.only(Append), {"a": 1})
+    assert len(rep.chat.of(WriteDone)) == 1
+
+
+def test_a_peer_reply_that_does_not_cover_the_write_does_not_acknowledge(rep: Replication) -> None:
+    rep.peers(B)
+    rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
+    rep.durable(rep.persistence.only(Append), {"a": 1})
+    rep.transport.sent("replicate")[0].complete({"status": "OK", "heads": {"a": 0}})
+    barrier(rep.ref)
+    assert rep.chat.of(WriteDone) == []
+    # the actor pushes again right away
+    assert len(rep.transport.sent("replicate", pending_only=True)) == 1
+
+
+def test_durable_local_event_is_published_on_the_replication_topic(rep: Replication) -> None:
+    rep.tell(LocalWrite("channel", {"channel": "news", "user": "ana"}, "t1"))
+    append = rep.persistence.only(Append)
+    rep.durable(append, {"a": 1})
+    [pub] = rep.transport.published_on("replication")
+    assert pub.clock == append.events[0].clock
+    assert pub.message["service"] == "replication"
+    assert Event.from_replication(pub.message["data"]) == append.events[0]
+
+
+def test_alone_a_write_is_acknowledged_once_durable(rep: Replication) -> None:
+    rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
+    assert rep.chat.of(WriteDone) == []
+    rep.durable(rep.persistence.only(Append), {"a": 1})
+    assert rep.chat.only(WriteDone).token == "t1"
+    assert rep.transport.sent("replicate") == []
+
+
+def test_silent_peer_is_marked_lagging_after_the_timeout(rep: Replication) -> None:
+    rep.peers(B, C)
+    rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
+    rep.durable(rep.persistence.only(Append), {"a": 1})
+    push_b, _ = rep.transport.sent("replicate")
+    push_b.complete({"status": "OK", "heads": {"a": 1}})
+    rep.tell(Tick("acks"))
+    assert rep.chat.of(WriteDone) == []  # c has not answered yet
+    rep.time.advance(rep.node.timing.replication_ack_timeout)
+    rep.tell(Tick("acks"))
+    assert rep.chat.only(WriteDone).token == "t1"
+    assert rep.stats()["lagging"] == ["c"]
+
+
+def test_lagging_peer_is_not_waited_for_until_it_catches_up(rep: Replication) -> None:
+    rep.peers(B)
+    rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
+    rep.durable(rep.persistence.of(Append)[0], {"a": 1})
+    first_push = rep.transport.sent("replicate")[0]
+    rep.time.advance(5.0)
+    rep.tell(Tick("acks"))
+    assert rep.stats()["lagging"] == ["b"]
+    rep.tell(LocalWrite("login", {"user": "bob"}, "t2"))
+    rep.durable(rep.persistence.of(Append)[1], {"a": 2})
+    assert [d.token for d in rep.chat.of(WriteDone)] == ["t1", "t2"]  # degraded, at once
+    first_push.complete({"status": "OK", "heads": {"a": 2}})  # b caught up
+    barrier(rep.ref)
+    assert rep.stats()["lagging"] == []
+    rep.tell(LocalWrite("login", {"user": "carl"}, "t3"))
+    rep.durable(rep.persistence.of(Append)[2], {"a": 3})
+    assert [d.token for d in rep.chat.of(WriteDone)] == ["t1", "t2"]  # waits for b again
+
+
+def test_a_failed_push_is_sent_again_on_the_next_tick(rep: Replication) -> None:
+    rep.peers(B)
+    rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
+    rep.transport.sent("replicate")[0].fail()
+    barrier(rep.ref)
+    rep.tell(Tick("acks"))
+    pushes = rep.transport.sent("replicate")
+    assert len(pushes) == 2 and not pushes[1].answered
+    assert [e["seq"] for e in pushes[1].data["events"]] == [1]
+
+
+def test_only_one_push_per_peer_is_in_flight(rep: Replication) -> None:
+    rep.peers(B)
+    rep.tell(LocalWrite("login", {"user": "ana"}, "t1"), LocalWrite("login", {"user": "bo"}, "t2"))
+    [push] = rep.transport.sent("replicate")
+    push.complete({"status": "OK", "heads": {"a": 1}})
+    barrier(rep.ref)
+    second = rep.transport.sent("replicate")[1]
+    assert [e["seq"] for e in second.data["events"]] == [2]
+
+
+# ---- events of other origins --------------------------------------------------------------
+
+
+def test_replicated_event_in_sequence_is_stored(rep: Replication) -> None:
+    rep.tell(Replicated(theirs("b", 1)))
+    assert rep.persistence.only(Append) == Append((theirs("b", 1),), ("pub",))
+
+
+def test_duplicate_replicated_events_are_ignored(rep: Replication) -> None:
+    rep.tell(Replicated(theirs("b", 1)), Replicated(theirs("b", 1)), Replicated(theirs("b", 1)))
+    assert len(rep.persistence.of(Append)) == 1
+
+
+def test_own_events_coming_back_are_ignored(rep: Replication) -> None:
+    rep.peers(B)
+    rep.tell(Replicated(theirs("a", 1)))
+    inbound = make_inbound(
+        "replicate", {"events": [theirs("a", 1).to_wire()], "origin": "b"}, key="peer"
+    )
+    rep.tell(PeerRequest(inbound))
+    assert rep.persistence.of(Append) == []
+    assert rep.transport.reply_to(inbound).data["status"] == "OK"
+    assert rep.transport.sent("sync") == []
+
+
+def test_stored_events_of_others_are_told_to_chat(rep: Replication) -> None:
+    rep.tell(Replicated(theirs("b", 1)))
+    append = rep.persistence.only(Append)
+    rep.durable(append, {"b": 1})
+    assert rep.chat.only(Applied) == Applied(append.events)
+
+
+def test_a_gap_triggers_a_sync_from_the_origin() -> None:
+    rep = Replication(heads={"b": 1})
+    rep.peers(B, C)
+    rep.tell(Replicated(theirs("c", 3)))
+    assert rep.persistence.of(Append) == []
+    [sync] = rep.transport.sent("sync")
+    assert sync.endpoint == C.address
+    assert sync.data["heads"] == {"b": 1}
+    sync.complete(
+        {"status": "OK", "more": False, "events": [theirs("c", s).to_wire() for s in (1, 2, 3)]}
+    )
+    barrier(rep.ref)
+    append = rep.persistence.only(Append)
+    assert [e.id for e in append.events] == ["c:1", "c:2", "c:3"]
+    assert append.tag == ("sync", "c", False)
+
+
+def test_a_sync_with_more_asks_again_from_the_new_heads(rep: Replication) -> None:
+    rep.peers(B)
+    rep.tell(RefreshThenRetry(ClientRequest(make_inbound("users"), True)))
+    first = rep.transport.sent("sync")[0]
+    first.complete({"status": "OK", "more": True, "events": [theirs("b", 1).to_wire()]})
+    barrier(rep.ref)
+    rep.durable(rep.persistence.only(Append), {"b": 1})
+    second = rep.transport.sent("sync")[1]
+    assert second.data["heads"] == {"b": 1}
+    assert rep.chat.of(ClientRequest) == []
+    second.complete({"status": "OK", "more": False, "events": []})
+    barrier(rep.ref)
+    assert len(rep.chat.of(ClientRequest)) == 1
+
+
+def test_push_from_a_peer_is_stored_then_answered_with_heads(rep: Replication) -> None:
+    rep.peers(B)
+    events = [theirs("b", 2), theirs("b", 1)]
+    inbound = make_inbound(
+        "replicate", {"events": [e.to_wire() for e in events], "origin": "b"}, key="peer"
+    )
+    rep.tell(PeerRequest(inbound))
+    append = rep.persistence.only(Append)
+    assert [e.id for e in append.events] == ["b:1", "b:2"]
+    assert not rep.transport.replied(inbound)  # not before it is durable
+    rep.durable(append, {"b": 2})
+    assert rep.transport.reply_to(inbound).data == {"status": "OK", "heads": {"b": 2}}
+    assert rep.chat.only(Applied).events == append.events
+
+
+def test_duplicate_push_is_answered_at_once() -> None:
+    rep = Replication(heads={"b": 2})
+    inbound = make_inbound(
+        "replicate", {"events": [theirs("b", 2).to_wire()], "origin": "b"}, key="peer"
+    )
+    rep.tell(PeerRequest(inbound))
+    assert rep.persistence.of(Append) == []
+    assert rep.transport.reply_to(inbound).data == {"status": "OK", "heads": {"b": 2}}
+
+
+def test_junk_in_a_push_is_skipped(rep: Replication) -> None:
+    inbound = make_inbound(
+        "replicate", {"events": ["junk", {"seq": 1}, theirs("b", 1).to_wire()]}, key="peer"
+    )
+    rep.tell(PeerRequest(inbound))
+    assert [e.id for e in rep.persistence.only(Append).events] == ["b:1"]
+    rep.tell(PeerRequest(make_inbound("replicate", {"events": "nope"}, key="peer")))
+    assert len(rep.persistence.of(Append)) == 1
+
+
+def test_sync_requests_are_served_by_persistence_with_a_capped_limit(rep: Replication) -> None:
+    inbound = make_inbound("sync", {"heads": {"a": "3", "b": 1}, "limit": 10**9}, key="peer")
+    rep.tell(PeerRequest(inbound))
+    assert rep.persistence.only(ServeSync) == ServeSync(
+        inbound, {"a": 3, "b": 1}, rep.node.timing.catchup_batch
+    )
+
+
+# ---- read-your-writes refresh -------------------------------------------------------------
+
+
+def test_refresh_without_peers_hands_the_request_back_at_once(rep: Replication) -> None:
+    request = ClientRequest(make_inbound("publish"), retried=True)
+    rep.tell(RefreshThenRetry(request))
+    assert rep.chat.messages == [request]
+
+
+def test_refresh_pulls_from_every_peer_before_handing_the_request_back(rep: Replication) -> None:
+    rep.peers(B, C)
+    request = ClientRequest(make_inbound("publish"), retried=True)
+    rep.tell(RefreshThenRetry(request))
+    sync_b, sync_c = rep.transport.sent("sync")
+    assert {sync_b.endpoint, sync_c.endpoint} == {B.address, C.address}
+    sync_b.complete({"status": "OK", "more": False, "events": []})
+    barrier(rep.ref)
+    assert rep.chat.messages == []
+    channel = Event("c", 1, 5, "channel", channel="news")
+    sync_c.complete({"status": "OK", "more": False, "events": [channel.to_wire()]})
+    barrier(rep.ref)
+    assert rep.chat.messages == []  # stored first
+    rep.durable(rep.persistence.only(Append), {"c": 1})
+    assert rep.chat.messages == [Applied((channel,)), request]  # the channel before the retry
+
+
+def test_a_failed_sync_still_ends_the_refresh(rep: Replication) -> None:
+    rep.peers(B)
+    request = ClientRequest(make_inbound("publish"), retried=True)
+    rep.tell(RefreshThenRetry(request))
+    rep.transport.sent("sync")[0].fail()
+    barrier(rep.ref)
+    assert rep.chat.messages == [request]
+
+
+def test_anti_entropy_pulls_from_a_peer(rep: Replication) -> None:
+    rep.tell(Tick("anti_entropy"))
+    assert rep.transport.requests == []
+    rep.peers(B)
+    rep.tell(Tick("anti_entropy"))
+    assert [r.endpoint for r in rep.transport.sent("sync")] == [B.address]
+
+
+def test_refresh_asks_every_peer_even_while_a_gap_catch_up_is_running() -> None:
+    rep = Replication()
+    rep.peers(B, C)
+    rep.tell(Replicated(theirs("b", 3)))  # a gap: a sync from b starts
+    request = ClientRequest(make_inbound("publish"), retried=True)
+    rep.tell(RefreshThenRetry(request))  # the record may be on c only
+    rep.transport.sent("sync")[0].complete({"status": "OK", "more": False, "events": []})
+    barrier(rep.ref)
+    asked = {s.endpoint for s in rep.transport.sent("sync")}
+    assert not rep.chat.of(ClientRequest) or C.address in asked, (
+        "the request was handed back before c was asked"
+    )
+    for sync in rep.transport.sent("sync", pending_only=True):
+        sync.complete({"status": "OK", "more": False, "events": []})
+    barrier(rep.ref)
+    assert rep.chat.of(ClientRequest) == [request]
+
+
+def test_refresh_hands_the_request_back_only_after_events_in_flight_are_applied() -> None:
+    rep = Replication()
+    rep.peers(B)
+    channel = Event("b", 1, 5, "channel", channel="news")
+    rep.tell(Replicated(channel))  # being stored: claimed, not yet durable
+    request = ClientRequest(make_inbound("publish"), retried=True)
+    rep.tell(RefreshThenRetry(request))
+    rep.transport.sent("sync")[0].complete(
+        {"status": "OK", "more": False, "events": [channel.to_wire()]}
+    )
+    barrier(rep.ref)
+    assert rep.chat.messages == [], "the retry would be decided without the channel"
+    rep.durable(rep.persistence.only(Append), {"b": 1})
+    assert rep.chat.messages == [Applied((channel,)), request]
