@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,13 +59,27 @@ def _error(text: str) -> Answer:
     return Answer(codec.error_data(text))
 
 
+REMEMBERED_REQUESTS = 100_000
+
+
+def request_id(data: dict[str, Any]) -> str:
+    """Our clients' optional id of a request (the same on every retry of it)."""
+    value = data.get("request_id")
+    return value if isinstance(value, str) and 0 < len(value) <= codec.MAX_NAME_CHARS else ""
+
+
 @dataclass
 class ChatRules:
     users: set[str] = field(default_factory=set)
     channels: set[str] = field(default_factory=set)
     creating: set[str] = field(default_factory=set)
+    requests: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
 
     def apply(self, event: Event) -> None:
+        if event.request_id:
+            self.requests[(event.user, event.request_id)] = None
+            if len(self.requests) > REMEMBERED_REQUESTS:
+                self.requests.popitem(last=False)
         if event.user:
             self.users.add(event.user)
         if event.op == "channel":
@@ -118,7 +133,9 @@ class ChatRules:
         message = require_message(data)
         if channel not in self.channels:
             return Unsure(f"unknown channel '{channel}'")
-        return Write("publish", {"user": user, "channel": channel, "message": message}, OK)
+        return self._once(
+            data, user, Write("publish", {"user": user, "channel": channel, "message": message}, OK)
+        )
 
     def _message(self, data: dict[str, Any]) -> Decision:
         src = require_name(data, "src", "from", "user")
@@ -126,7 +143,18 @@ class ChatRules:
         message = require_message(data)
         if dst not in self.users:
             return Unsure(f"unknown user '{dst}'")
-        return Write("message", {"user": src, "dst": dst, "message": message}, OK)
+        return self._once(
+            data, src, Write("message", {"user": src, "dst": dst, "message": message}, OK)
+        )
+
+    def _once(self, data: dict[str, Any], user: str, write: Write) -> Decision:
+        """A retry of a request already stored is answered, not stored again."""
+        rid = request_id(data)
+        if not rid:
+            return write
+        if (user, rid) in self.requests:
+            return Answer(write.done)
+        return Write(write.op, {**write.fields, "request_id": rid}, write.done)
 
     def _history(self, data: dict[str, Any]) -> Decision:
         limit = codec.optional_int(data, "limit", HISTORY_DEFAULT, 1, HISTORY_MAX)

@@ -17,7 +17,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     origin TEXT NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL, op TEXT NOT NULL,
     user TEXT NOT NULL, channel TEXT NOT NULL, dst TEXT NOT NULL, message TEXT NOT NULL,
-    timestamp REAL NOT NULL, pair TEXT NOT NULL,
+    timestamp REAL NOT NULL, request_id TEXT NOT NULL, pair TEXT NOT NULL,
     PRIMARY KEY (origin, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_by_channel ON events (channel, clock, origin, seq)
@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS channels (name TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
-COLUMNS = "origin, seq, clock, op, user, channel, dst, message, timestamp"
+COLUMNS = "origin, seq, clock, op, user, channel, dst, message, timestamp, request_id"
+PLACEHOLDERS = ",".join("?" * (COLUMNS.count(",") + 2))  # the columns and `pair`
 
 
 def conversation(a: str, b: str) -> str:
@@ -60,7 +61,7 @@ class EventStore:
             for e in events:
                 pair = conversation(e.user, e.dst) if e.op == "message" else ""
                 cur = self.db.execute(
-                    f"INSERT OR IGNORE INTO events ({COLUMNS}, pair) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT OR IGNORE INTO events ({COLUMNS}, pair) VALUES ({PLACEHOLDERS})",
                     (
                         e.origin,
                         e.seq,
@@ -71,6 +72,7 @@ class EventStore:
                         e.dst,
                         e.message,
                         e.timestamp,
+                        e.request_id,
                         pair,
                     ),
                 )

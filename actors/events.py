@@ -25,6 +25,7 @@ class Event:
     dst: str = ""
     message: str = ""
     timestamp: float = 0.0
+    request_id: str = ""  # set by our clients so that a retried request is stored once
 
     @property
     def id(self) -> str:
@@ -43,6 +44,7 @@ class Event:
             "seq": self.seq,
             "timestamp": self.timestamp,
             "clock": self.clock,
+            "request_id": self.request_id,
         }
         if self.op == "login":
             return {"user": self.user, **base}
@@ -86,6 +88,7 @@ class Event:
                 dst=str(raw.get("dst", "")),
                 message=str(raw.get("message", "")),
                 timestamp=float(raw.get("timestamp", 0.0)),
+                request_id=str(raw.get("request_id", "")),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -113,4 +116,5 @@ class Event:
             dst=str(record.get("dst", "")),
             message=str(record.get("message", "")),
             timestamp=to_seconds(record.get("timestamp")),
+            request_id=str(record.get("request_id", "")),
         )

@@ -3,6 +3,7 @@ subscriptions through the proxy, and exact-topic filtering of what arrives."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from transport.port import Transport
 from transport.pump import Publication, Response
 
 SUB = "sub"
+ONCE_ONLY = ("publish", "message")
 
 
 class Unreachable(RuntimeError):
@@ -105,10 +107,13 @@ class SessionActor(BaseActor):
     def _call(self, c: Call) -> None:
         tell = self.actor_ref.tell
         timing = self.node.timing
+        data = c.data
+        if c.service in ONCE_ONLY and "request_id" not in data:
+            data = {**data, "request_id": uuid.uuid4().hex}  # every resend carries the same id
         self.transport.request(
             self.broker,
             c.service,
-            c.data,
+            data,
             lambda r: tell(CallDone(r, c.result)),
             timing.request_timeout,
             timing.request_retries,

@@ -57,8 +57,6 @@ class FakeTransport:
                 clock: int | None = None) -> None:
         raise AssertionError("a session never publishes")
 
-    def forget(self, endpoint: str) -> None:
-        pass
 
 
 class Harness:
@@ -159,6 +157,14 @@ def test_a_call_goes_to_the_broker_with_the_client_timing(session: Harness) -> N
     assert not result.done()
     on_done(Response(True, BROKER, "login", {"status": "sucesso", "clock": 4}))
     assert result.result(timeout=5) == {"status": "sucesso", "clock": 4}
+
+
+def test_publish_and_message_carry_a_request_id_other_services_do_not(session: Harness) -> None:
+    session.call("publish", user="ana", channel="x", message="m")
+    session.call("message", src="ana", dst="bob", message="m")
+    session.call("users")
+    ids = [data.get("request_id") for _, _, data, *_ in session.transport.requests]
+    assert ids[0] and ids[1] and ids[0] != ids[1] and ids[2] is None
 
 
 def test_a_failed_response_raises_unreachable(session: Harness) -> None:

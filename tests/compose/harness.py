@@ -379,6 +379,8 @@ class Presence:
 
     def figure(self) -> str:
         text = f"{self.acked - len(self.missing)}/{self.acked} acked present x{self.reads} reads"
+        if self.unacked_present:
+            text += f" (+{self.unacked_present} unacked also stored)"
         if self.duplicated:
             text += f", {len(self.duplicated)} duplicated"
         return text

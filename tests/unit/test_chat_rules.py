@@ -322,3 +322,22 @@ def test_private_message_publication_goes_to_the_destination_with_every_alias() 
         "timestamp": 2.0,
         "data": {"src": "ana", "dst": "bob", "message": "psst", "timestamp": 2.0},
     }
+
+
+def test_a_retried_publish_is_answered_without_a_second_write(rules: ChatRules) -> None:
+    rules.apply(event("channel", channel="c"))
+    data = {"user": "ana", "channel": "c", "message": "hi", "request_id": "r1"}
+    first = rules.decide("publish", data)
+    assert isinstance(first, Write) and first.fields["request_id"] == "r1"
+    rules.apply(event("publish", seq=2, user="ana", channel="c", message="hi", request_id="r1"))
+    assert rules.decide("publish", data) == Answer({"status": "OK"})
+    other_user = rules.decide("publish", {**data, "user": "bob"})
+    assert isinstance(other_user, Write)  # ids are per user
+
+
+def test_a_retried_private_message_is_answered_without_a_second_write(rules: ChatRules) -> None:
+    rules.apply(event("login", user="bob"))
+    rules.apply(event("message", seq=2, user="ana", dst="bob", message="x", request_id="r9"))
+    data = {"src": "ana", "dst": "bob", "message": "x", "request_id": "r9"}
+    assert rules.decide("message", data) == Answer({"status": "OK"})
+    assert isinstance(rules.decide("message", {**data, "request_id": "r10"}), Write)

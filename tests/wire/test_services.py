@@ -197,3 +197,18 @@ def test_opcao_and_aliases_accepted(client):
         [msgpack.packb({"service": "channel", "data": {"name": channel}, "lamport_clock": 7})]
     )
     assert msgpack.unpackb(raw)["data"]["status"] == "sucesso"
+
+
+def test_a_resent_publish_is_stored_once_whichever_replica_gets_it(client):
+    """Our clients tag publish/message with a request id that every Lazy Pirate resend keeps;
+    consecutive requests reach different replicas (round-robin), and each answers OK."""
+    channel = unique("once")
+    client.request("channel", channel=channel)
+    for _ in range(3):
+        reply = client.request(
+            "publish", user="ana", channel=channel, message="only once", request_id="rid-1"
+        )
+        assert data(reply)["status"] == "OK"
+    assert [m["message"] for m in data(client.request("history", channel=channel))["messages"]] == [
+        "only once"
+    ]
