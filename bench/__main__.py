@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import bigstore, ceiling, fanout, plots, publish, recovery, report
-from bench.meta import describe
+from bench.meta import describe, loadavg
 from bench.targets import evaluate
 
 SUITES = ("ceiling", "publish", "lag", "fanout", "recovery", "history", "memory")
@@ -130,6 +130,7 @@ def run(ns: argparse.Namespace, work: Path) -> dict[str, Any]:
         big = bigstore.run(messages, duration, warmup, work, profile_dir=profile_dir)
         res.update({k: v for k, v in big.items() if k in suites})
     res["meta"]["seconds"] = round(time.monotonic() - started, 1)
+    res["meta"]["loadavg_end"] = loadavg()
     res["targets"] = evaluate(res)
     return res
 

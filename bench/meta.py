@@ -36,6 +36,13 @@ def _commit() -> str:
         return ""
 
 
+def loadavg() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
 def describe(quick: bool, duration: float, suites: list[str]) -> dict[str, Any]:
     cores = os.cpu_count() or 0
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -50,4 +57,5 @@ def describe(quick: bool, duration: float, suites: list[str]) -> dict[str, Any]:
         "quick": quick,
         "duration": duration,
         "suites": suites,
+        "loadavg_start": loadavg(),
     }

@@ -39,8 +39,10 @@ def draw(res: dict[str, Any], out: Path) -> list[Path]:
                 label=f"{label} p50",
             )
         ax_l.axhline(25, color="grey", linewidth=0.8, linestyle=":", label="p99 target 25 ms")
+        ticks = sorted({r["clients"] for _, rows in series for r in rows})
         for ax, title, unit in ((ax_t, "Throughput", "requests/s"), (ax_l, "Latency", "ms")):
             ax.set_xscale("log", base=2)
+            ax.set_xticks(ticks, [str(t) for t in ticks])
             ax.set_xlabel("concurrent clients")
             ax.set_ylabel(unit)
             ax.set_title(title)
@@ -69,6 +71,7 @@ def draw(res: dict[str, Any], out: Path) -> list[Path]:
             label="deliveries/s, all subscribers",
         )
         ax.set_xscale("log")
+        ax.set_xticks(x, [str(n) for n in x])
         ax.set_yscale("log")
         ax.set_xlabel("subscribers of the channel")
         ax.set_ylabel("messages/s")

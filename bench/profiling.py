@@ -1,7 +1,9 @@
 """Optional py-spy sampling of a process while a benchmark runs (`--profile`).
 
-Writes <out>/profile-<name>.svg (flame graph) and <out>/profile-<name>.txt (the functions
-with the largest share of samples, inclusive and self, and the share of each thread).
+Writes <out>/profile-<name>.svg (flame graph of all non-idle threads) and
+<out>/profile-<name>.txt: the functions with the largest share of samples (inclusive and
+self) and the share of each thread, twice: "wall" (every non-idle thread, so time spent in
+SQLite or blocked shows) and "gil" (only the thread holding the GIL: where Python CPU goes).
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from typing import Any
 class PySpy:
     """Samples `pid` from enter to exit; a no-op when py-spy is not installed."""
 
-    def __init__(self, pid: int, out: Path, name: str, rate: int = 200) -> None:
+    def __init__(self, pid: int, out: Path, name: str, rate: int = 100) -> None:
         self.pid, self.out, self.name, self.rate = pid, out, name, rate
         self.procs: list[subprocess.Popen] = []
-        self.raw = out / f"profile-{name}.raw.txt"
+        self.raw = {
+            "wall": out / f"profile-{name}.wall.txt",
+            "gil": out / f"profile-{name}.gil.txt",
+        }
 
     def __enter__(self) -> PySpy:
         exe = shutil.which("py-spy")
@@ -39,10 +44,15 @@ class PySpy:
             "--nonblocking",
             "--threads",
         ]
-        for fmt, path in (("raw", self.raw), ("flamegraph", self.out / f"profile-{self.name}.svg")):
+        runs = [
+            ["--format", "flamegraph", "-o", str(self.out / f"profile-{self.name}.svg")],
+            ["--format", "raw", "-o", str(self.raw["wall"])],
+            ["--format", "raw", "--gil", "-o", str(self.raw["gil"])],
+        ]
+        for extra in runs:
             self.procs.append(
                 subprocess.Popen(
-                    [*common, "--format", fmt, "-o", str(path)],
+                    [*common, *extra],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -59,9 +69,13 @@ class PySpy:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
-        if self.raw.exists():
-            summary = summarize(self.raw)
-            (self.out / f"profile-{self.name}.txt").write_text(render(summary))
+        parts = [
+            f"== {kind} ==\n" + render(summarize(path))
+            for kind, path in self.raw.items()
+            if path.exists()
+        ]
+        if parts:
+            (self.out / f"profile-{self.name}.txt").write_text("\n".join(parts))
 
 
 def _frame_name(frame: str) -> str:
@@ -103,7 +117,7 @@ def summarize(raw: Path, top: int = 25) -> dict[str, Any]:
 
 
 def render(summary: dict[str, Any]) -> str:
-    lines = [f"samples: {summary['samples']} (non-idle, all threads)", "", "threads:"]
+    lines = [f"samples: {summary['samples']}", "", "threads:"]
     lines += [f"  {p:5.1f}%  {k}" for k, p in summary["threads"]]
     lines += ["", "inclusive:"] + [f"  {p:5.1f}%  {k}" for k, p in summary["inclusive"]]
     lines += ["", "self:"] + [f"  {p:5.1f}%  {k}" for k, p in summary["self"]]

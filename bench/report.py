@@ -26,11 +26,19 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return [line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]]
 
 
+def _cluster_cpu(row: dict[str, Any]) -> float | None:
+    """CPU milliseconds per request summed over the cluster's processes (not the clients)."""
+    cpu = row.get("cpu_ms_per_request")
+    return round(sum(v for k, v in cpu.items() if k != "clients"), 2) if cpu else None
+
+
 def render(res: dict[str, Any]) -> str:
     meta = res["meta"]
     out = [
         f"BBS benchmark  {meta['date']}  {meta['machine']}  "
         f"{'quick' if meta['quick'] else 'full'} run ({meta['duration']}s per level)",
+        f"load average (1 min) at start {meta.get('loadavg_start', '-')}, "
+        f"at end {meta.get('loadavg_end', '-')} (other work on the machine shows here)",
         "",
     ]
     rows: list[list[Any]] = []
@@ -45,6 +53,7 @@ def render(res: dict[str, Any]) -> str:
                 None,
                 None,
                 row["errors"] + row["timeouts"],
+                None,
             ]
         )
     for key in ("r1", "r3"):
@@ -60,12 +69,24 @@ def render(res: dict[str, Any]) -> str:
                     row["acked"],
                     row["delivered"],
                     row["errors"] + row["timeouts"],
+                    _cluster_cpu(row),
                 ]
             )
     if rows:
         out += ["Request path: throughput and latency by concurrent clients"]
         out += _table(
-            ["path", "clients", "req/s", "p50 ms", "p99 ms", "acked", "delivered", "err"], rows
+            [
+                "path",
+                "clients",
+                "req/s",
+                "p50 ms",
+                "p99 ms",
+                "acked",
+                "delivered",
+                "err",
+                "cluster CPU ms/req",
+            ],
+            rows,
         )
         out.append("")
     lag = res.get("lag")
@@ -83,6 +104,12 @@ def render(res: dict[str, Any]) -> str:
                     lag["signed_p50_ms"],
                     lag["signed_p99_ms"],
                     None,
+                ],
+                [
+                    "durable on origin -> on every replica",
+                    lag.get("stored_to_replicas_p50_ms"),
+                    lag.get("stored_to_replicas_p99_ms"),
+                    lag.get("stored_to_replicas_max_ms"),
                 ],
             ],
         )

@@ -17,7 +17,7 @@ while [ "$i" -le "$max" ]; do
         mkdir -p "$root/$slot"
         export BBS_NAME="${BBS_NAME:-$slot}" BBS_DATA_DIR="$root/$slot"
         if [ "${BBS_LOG_FORMAT:-}" = json ]; then
-            printf '{"level": "info", "event": "data_slot_claimed", "role": "server", "node": "%s", "actor": "bbs-server-slot", "lamport": 0, "data_dir": "%s"}\n' "$BBS_NAME" "$BBS_DATA_DIR"
+            printf '{"level": "info", "event": "data_slot_claimed", "role": "server", "node": "%s", "actor": "bbs-server-slot", "data_dir": "%s"}\n' "$BBS_NAME" "$BBS_DATA_DIR"
         else
             echo "bbs-server-slot: claimed $BBS_DATA_DIR as $BBS_NAME"
         fi
