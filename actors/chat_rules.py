@@ -86,11 +86,6 @@ class ChatRules:
             self.channels.add(event.channel)
             self.creating.discard(event.channel)
 
-    def abandon(self, op: str, fields: dict[str, Any]) -> None:
-        """A write that will not happen (e.g. the server stopped) frees its channel name."""
-        if op == "channel":
-            self.creating.discard(fields["channel"])
-
     def decide(self, service: str, data: dict[str, Any], retried: bool = False) -> Decision:
         handler = getattr(self, f"_{service}", None) if service in SERVICES else None
         if handler is None:

@@ -127,7 +127,6 @@ class Tick:
     """A periodic timer firing for the actor that scheduled it."""
 
     what: str
-    epoch: int = 0
 
 
 # ---- membership, election, clocks -------------------------------------------------------
@@ -149,8 +148,3 @@ class CoordinatorAnnounced:
 @dataclass(frozen=True)
 class MessageHandled:
     """A client message was handled (Berkeley rounds run every N of them)."""
-
-
-@dataclass(frozen=True)
-class StatusQuery:
-    inbound: Inbound

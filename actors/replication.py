@@ -9,7 +9,6 @@ Server-to-server services it owns (see docs/protocol.md):
 
 from __future__ import annotations
 
-import itertools
 import random
 import time
 from collections import OrderedDict
@@ -72,7 +71,6 @@ class ReplicationActor(BaseActor):
         self.round_started = 0.0
         self.round_events = 0
         self.last_catchup: dict[str, Any] = {}
-        self.syncs = itertools.count()
 
     def stats(self) -> dict[str, Any]:
         return {

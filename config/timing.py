@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 
 class TimingError(ValueError):
@@ -66,11 +66,6 @@ class Timing:
         if self.request_deadline >= self.request_timeout:
             raise TimingError("a server must answer before the client's request_timeout")
         return self
-
-    def scaled(self, factor: float) -> Timing:
-        """All durations multiplied by factor (tests run faster clusters this way)."""
-        fields = {k: v * factor for k, v in self.__dict__.items() if isinstance(v, float)}
-        return replace(self, **fields)
 
 
 DEFAULT_TIMING = Timing().validate()

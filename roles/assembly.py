@@ -38,10 +38,6 @@ class Assembly:
                 log.exception("stop_failed", part=name)
         log.info("stopped")
 
-    @property
-    def stopped(self) -> bool:
-        return self._stopped.is_set()
-
 
 def run_until_signal(assembly: Assembly) -> None:
     """Block the main thread until SIGINT/SIGTERM, then stop everything."""

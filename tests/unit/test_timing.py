@@ -65,13 +65,3 @@ def test_replication_ack_must_fit_in_the_request_deadline() -> None:
 def test_server_must_answer_before_the_client_retries() -> None:
     with pytest.raises(TimingError, match="request_timeout"):
         Timing(request_deadline=2.5, request_timeout=2.5).validate()
-
-
-def test_scaled_multiplies_durations_only_and_stays_valid() -> None:
-    fast = Timing().scaled(0.1)
-    assert fast.request_timeout == pytest.approx(0.25)
-    assert fast.heartbeat_interval == pytest.approx(0.1)
-    assert fast.liveness_intervals == 3
-    assert fast.peer_retries == 1
-    assert fast.catchup_batch == 5000
-    assert fast.validate() is fast
