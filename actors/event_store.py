@@ -124,16 +124,16 @@ class EventStore:
         replicas): it grows to hold all of them, so paging on with `before_clock` = the
         page's oldest clock reaches every entry exactly once.
         """
-        if before_clock is not None:
-            where += " AND clock < ?"
-            args = (*args, before_clock)
         order = "ORDER BY clock DESC, origin DESC, seq DESC"
+        page_where, page_args = where, args
+        if before_clock is not None:
+            page_where, page_args = f"{where} AND clock < ?", (*args, before_clock)
         rows = self.db.execute(
-            f"SELECT {COLUMNS} FROM events WHERE {where} {order} LIMIT ?", (*args, limit)
+            f"SELECT {COLUMNS} FROM events WHERE {page_where} {order} LIMIT ?", (*page_args, limit)
         ).fetchall()
         if len(rows) == limit:
             oldest = rows[-1][2]
-            ties = self.db.execute(
+            ties = self.db.execute(  # `clock = ?` alone, so the index seeks straight to it
                 f"SELECT {COLUMNS} FROM events WHERE {where} AND clock = ? {order}",
                 (*args, oldest),
             ).fetchall()
