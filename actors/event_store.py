@@ -87,6 +87,9 @@ class EventStore:
     def heads(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT origin, MAX(seq) FROM events GROUP BY origin"))
 
+    def max_clock(self) -> int:
+        return self.db.execute("SELECT COALESCE(MAX(clock), 0) FROM events").fetchone()[0]
+
     def users(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT name FROM users ORDER BY name")]
 

@@ -43,6 +43,9 @@ class PersistenceActor(BaseActor):
     def started(self) -> None:
         self.store = EventStore(self.path)
         self.heads = self.store.heads()
+        # A restarted server must not issue clocks below those it stored: new posts would
+        # sort before old ones in every replica's history.
+        self.node.lamport.merge(self.store.max_clock())
         self.log.info(
             "store_opened", path=str(self.path), events=sum(self.heads.values()), heads=self.heads
         )
