@@ -76,8 +76,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--profile",
         action="store_true",
-        help="sample server-0 with py-spy at the highest load (figures are then "
-        "perturbed); writes profile-*.svg/.txt to --out",
+        help="sample with py-spy: server-0 at the highest publish load, the history "
+        "server, the recovering replica (figures are then perturbed); writes "
+        "profile-*.svg/.txt to --out",
     )
     return p
 
@@ -150,14 +151,21 @@ def save(res: dict[str, Any], out: Path) -> None:
     print(f"results: {out / 'results.json'}")
 
 
-def _terminate(signum: int, _frame: object) -> None:
+def _interrupt(signum: int, _frame: object) -> None:
+    """First Ctrl-C or SIGTERM: unwind (every `with` stops what it started); later ones are
+    ignored so that the clean-up itself is not interrupted."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print("\nstopping everything the benchmark started...", file=sys.stderr, flush=True)
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> None:
     ns = parser().parse_args(sys.argv[1:] if argv is None else argv)
     _selected(ns.only)
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, _interrupt)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _interrupt)
     work = ns.work_dir or Path(tempfile.mkdtemp(prefix="bbs-bench-"))
     try:
         save(run(ns, work), ns.out)

@@ -38,7 +38,7 @@ def _commit() -> str:
 
 def loadavg() -> float | None:
     try:
-        return os.getloadavg()[0]
+        return round(os.getloadavg()[0], 2)
     except OSError:
         return None
 
