@@ -6,6 +6,8 @@ N handled messages and at least every `clock_sync_interval` seconds.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from actors.base import BaseActor, Node, handles
@@ -27,10 +29,18 @@ from transport.port import Transport
 class ClockSyncActor(BaseActor):
     actor_name = "clock"
 
-    def __init__(self, node: Node, transport: Transport, routes: Routes) -> None:
+    def __init__(
+        self,
+        node: Node,
+        transport: Transport,
+        routes: Routes,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(node)
         self.transport = transport
         self.routes = routes
+        self.now = now
+        self.last_round = -float("inf")
         self.peers: dict[str, Peer] = {}
         self.coordinator: str | None = None
         self.handled = 0
@@ -67,7 +77,11 @@ class ClockSyncActor(BaseActor):
     @handles(MessageHandled)
     def _handled(self, _: MessageHandled) -> None:
         self.handled += 1
-        if self.handled % self.node.timing.clock_sync_every_messages == 0:
+        timing = self.node.timing
+        if (
+            self.handled % timing.clock_sync_every_messages == 0
+            and self.now() - self.last_round >= timing.clock_sync_min_interval
+        ):
             self._start_round("messages")
 
     @handles(Tick)
@@ -80,6 +94,7 @@ class ClockSyncActor(BaseActor):
         if not self.peers:
             return
         self.round = dict.fromkeys(self.peers)
+        self.last_round = self.now()
         tell = self.routes.to("clock")
         clock = self.node.clock
         for peer in self.peers.values():

@@ -67,6 +67,7 @@ class ReplicationActor(BaseActor):
         self.pushing: set[str] = set()
         self.refreshing: set[str] = set()
         self.applying = 0  # batches of other origins' events on their way to disk
+        self.stored_at: dict[int, float] = {}  # seq -> wall time our own write became durable
         self.on_refreshed: list[Callable[[], None]] = []
         self.round_started = 0.0
         self.round_events = 0
@@ -164,12 +165,15 @@ class ReplicationActor(BaseActor):
         for ack in done:
             if ack.degraded and self.peers:
                 self.log.warning("write_degraded", id=ack.event.id, copies=ack.copies)
+            stored_at = self.stored_at.pop(ack.event.seq, None)
             self.log.info(
                 "write_acknowledged",
                 id=ack.event.id,
                 op=ack.event.op,
                 copies=ack.copies,
                 degraded=ack.degraded,
+                # since durable here: the log-based replication lag starts from there
+                stored_ms=round((time.time() - stored_at) * 1000, 3) if stored_at else None,
             )
             self.routes.tell("chat", WriteDone(ack.token, ack.event))
 
@@ -181,7 +185,7 @@ class ReplicationActor(BaseActor):
         kind = a.tag[0]
         if kind == "local":
             for event in a.fresh:
-                self.log.info("write_stored", id=event.id)
+                self.stored_at[event.seq] = time.time()
                 self.tracker.durable(event.seq)
                 self.transport.publish(
                     PUB,
@@ -237,7 +241,9 @@ class ReplicationActor(BaseActor):
 
     @handles(Replicated)
     def _replicated(self, r: Replicated) -> None:
-        if r.event.origin == self.node.name:
+        # Our peers push their events (acknowledged, in order, in batches); the publication
+        # only matters for origins that do not push to us.
+        if r.event.origin == self.node.name or r.event.origin in self.peers:
             return
         take, gaps = self.replica.accept([r.event])
         self._catch_up_gaps(gaps, r.event.origin)

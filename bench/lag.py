@@ -1,7 +1,7 @@
 """Replication lag from the servers' logs.
 
-The origin logs `write_stored` {id} once an event is durable in its own store and
-`write_acknowledged` {id} when it tells the client OK; every replica logs `events_applied`
+The origin logs `write_acknowledged` {id, stored_ms} when it tells the client OK, `stored_ms`
+after the event became durable in its own store; every replica logs `events_applied`
 {ids} once an event is durable in its store. For each event acknowledged inside a time
 window, with `last` = the last replica's apply time:
 - lag after the ack = last - acknowledgement (the issue's definition; negative when every
@@ -28,12 +28,12 @@ def measure(log_paths: dict[str, Path], window: tuple[float, float]) -> dict[str
     stored: dict[str, float] = {}
     applied: dict[str, dict[str, float]] = {}
     for name, path in log_paths.items():
-        for rec in logs.read(path, 0, ("write_acknowledged", "write_stored", "events_applied")):
+        for rec in logs.read(path, 0, ("write_acknowledged", "events_applied")):
             if rec["event"] == "write_acknowledged":
                 if window[0] <= rec["t"] <= window[1]:
                     acked[rec["id"]] = rec["t"]
-            elif rec["event"] == "write_stored":
-                stored[rec["id"]] = rec["t"]
+                if isinstance(rec.get("stored_ms"), (int, float)):
+                    stored[rec["id"]] = rec["t"] - rec["stored_ms"] / 1000
             else:
                 for event_id in rec.get("ids", []):
                     applied.setdefault(event_id, {}).setdefault(name, rec["t"])

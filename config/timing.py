@@ -27,6 +27,7 @@ class Timing:
     # Berkeley clock sync.
     clock_sync_every_messages: int = 10
     clock_sync_interval: float = 30.0
+    clock_sync_min_interval: float = 1.0  # message-triggered rounds: at most one per second
     clock_outlier_threshold: float = 1.0
     # Replication.
     replication_ack_timeout: float = 1.0

@@ -135,17 +135,19 @@ def clock(lines: list[LogLine]) -> dict[str, Any]:
 
 
 def replication(lines: list[LogLine]) -> dict[str, Any]:
-    """Gaps, catch-ups, lagging peers, and the lag of every event: wall time from
-    `write_stored` (durable on its origin) to `events_applied` on each replica."""
+    """Gaps, catch-ups, lagging peers, and the lag of every event: wall time from durable on
+    its origin (`write_acknowledged` time minus its `stored_ms`) to `events_applied` on each
+    replica."""
     acked: dict[str, LogLine] = {}
-    stored: dict[str, LogLine] = {}
+    stored: dict[str, float] = {}
     gaps: dict[str, Counter[str]] = defaultdict(Counter)
     catchups, lagging, degraded = [], Counter(), Counter()
     for line in lines:
         if line.event == "write_acknowledged" and isinstance(line.get("id"), str):
             acked.setdefault(line.get("id"), line)
-        elif line.event == "write_stored" and isinstance(line.get("id"), str):
-            stored.setdefault(line.get("id"), line)
+            since = line.get("stored_ms")
+            if isinstance(since, (int, float)) and line.time is not None:
+                stored.setdefault(line.get("id"), line.time - since / 1000)
         elif line.event == "replica_gap_detected":
             gaps[line.node].update(str(o) for o in line.get("origins") or ["?"])
         elif line.event == "catchup_done":
@@ -167,8 +169,8 @@ def replication(lines: list[LogLine]) -> dict[str, Any]:
         ids = line.get("ids") if line.event == "events_applied" else None
         for event_id in ids if isinstance(ids, list) else ():
             origin = stored.get(event_id)
-            if origin is not None and origin.time is not None and line.time is not None:
-                lags[line.node].append((line.time - origin.time) * 1000)
+            if origin is not None and line.time is not None:
+                lags[line.node].append((line.time - origin) * 1000)
     return {
         "writes": dict(sorted(Counter(a.node for a in acked.values()).items())),
         "degraded_writes": dict(degraded),

@@ -105,6 +105,8 @@ class Pump:
         self.request_deadline = request_deadline
         self._ctx = zmq.Context()
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._asleep = threading.Event()  # set: the pump may be blocked in poll
+        self._asleep.set()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -135,8 +137,10 @@ class Pump:
 
     def _submit(self, command: Callable[[], None]) -> None:
         self._commands.put(command)
-        with contextlib.suppress(BlockingIOError):  # a full pipe means the pump is awake
-            os.write(self._wake_w, b"x")
+        if self._asleep.is_set():  # one wake-up byte per batch of commands, not per command
+            self._asleep.clear()
+            with contextlib.suppress(BlockingIOError):  # a full pipe: the pump is awake
+                os.write(self._wake_w, b"x")
 
     def serve(
         self, key: str, endpoint: str, bind: bool, hops: int, on_request: Callable[[Inbound], None]
@@ -251,6 +255,7 @@ class Pump:
                 pass
         except BlockingIOError:
             pass
+        self._asleep.set()  # before draining: a command put after this point writes a byte
         while True:
             try:
                 command = self._commands.get_nowait()

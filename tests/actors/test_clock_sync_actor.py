@@ -37,8 +37,11 @@ class ClockNode:
     def __init__(self, name: str = "c", skew: float = 0.0) -> None:
         self.node = Node("server", name, clock=AdjustedClock(skew))
         self.transport = FakeTransport()
+        self.monotonic = 100.0  # the actor's `now`, moved by hand
         routes = Routes()
-        self.ref = ClockSyncActor.start(self.node, self.transport, routes)
+        self.ref = ClockSyncActor.start(
+            self.node, self.transport, routes, now=lambda: self.monotonic
+        )
         routes.add("clock", self.ref)
 
     def tell(self, *messages: Any) -> None:
@@ -162,12 +165,26 @@ def test_an_unreadable_time_is_left_out_of_the_round() -> None:
 def test_every_ten_handled_messages_start_a_round_but_never_two_at_once() -> None:
     node = ClockNode()
     node.lead(A)
+    node.monotonic += 1.0
     node.tell(*[MessageHandled()] * 10)
     assert len(node.transport.sent("clock")) == 1  # the first round is still open
     node.answer(node.transport.sent("clock")[0], 0.0)
+    node.monotonic += 1.0
     node.tell(*[MessageHandled()] * 9)
     assert len(node.transport.sent("clock")) == 1
     node.tell(MessageHandled())
+    assert len(node.transport.sent("clock")) == 2
+
+
+def test_message_triggered_rounds_are_at_least_the_minimum_interval_apart() -> None:
+    node = ClockNode()
+    node.lead(A)  # the election starts a round
+    node.answer(node.transport.sent("clock")[0], 0.0)
+    node.monotonic += node.node.timing.clock_sync_min_interval / 2
+    node.tell(*[MessageHandled()] * 10)
+    assert len(node.transport.sent("clock")) == 1
+    node.monotonic += node.node.timing.clock_sync_min_interval
+    node.tell(*[MessageHandled()] * 10)
     assert len(node.transport.sent("clock")) == 2
 
 

@@ -288,8 +288,12 @@ def test_a_lost_push_costs_one_ack_timeout_and_the_replica_still_catches_up(
     _, reply = cluster.request("a", "publish", user="ana", channel="general", message="lost?")
     assert reply.data == {"status": "OK"}
     assert cluster.elapsed >= TIMING.replication_ack_timeout  # waited for b, then went on
-    _, history = cluster.request("b", "history", channel="general")
-    assert [m["message"] for m in history.data["messages"]] == ["lost?"]
+
+    def b_has_it() -> bool:
+        _, history = cluster.request("b", "history", channel="general")
+        return [m["message"] for m in history.data["messages"]] == ["lost?"]
+
+    net.run_until(b_has_it, within=5.0)  # the push is retried
     replication = cluster.servers["a"].actors["replication"]
     net.run_until(lambda: replication.proxy().stats().get(timeout=5)["lagging"] == [], within=10.0)
 

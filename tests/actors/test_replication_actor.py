@@ -235,21 +235,28 @@ def test_stored_events_of_others_are_told_to_chat(rep: Replication) -> None:
     assert rep.chat.only(Applied) == Applied(append.events)
 
 
-def test_a_gap_triggers_a_sync_from_the_origin() -> None:
+def test_a_gap_triggers_a_sync_from_a_peer() -> None:
     rep = Replication(heads={"b": 1})
     rep.peers(B, C)
-    rep.tell(Replicated(theirs("c", 3)))
+    rep.tell(Replicated(theirs("d", 3)))  # d does not push to us: its publications count
     assert rep.persistence.of(Append) == []
     [sync] = rep.transport.sent("sync")
-    assert sync.endpoint == C.address
     assert sync.data["heads"] == {"b": 1}
     sync.complete(
-        {"status": "OK", "more": False, "events": [theirs("c", s).to_wire() for s in (1, 2, 3)]}
+        {"status": "OK", "more": False, "events": [theirs("d", s).to_wire() for s in (1, 2, 3)]}
     )
     barrier(rep.ref)
     append = rep.persistence.only(Append)
-    assert [e.id for e in append.events] == ["c:1", "c:2", "c:3"]
-    assert append.tag == ("sync", "c", False)
+    assert [e.id for e in append.events] == ["d:1", "d:2", "d:3"]
+    assert append.tag[0] == "sync"
+
+
+def test_publications_of_pushing_peers_are_left_to_their_pushes() -> None:
+    rep = Replication(heads={"b": 1})
+    rep.peers(B, C)
+    rep.tell(Replicated(theirs("b", 2)), Replicated(theirs("c", 5)))
+    assert rep.persistence.of(Append) == []
+    assert rep.transport.sent("sync") == []
 
 
 def test_a_sync_with_more_asks_again_from_the_new_heads(rep: Replication) -> None:

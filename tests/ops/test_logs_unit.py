@@ -66,9 +66,10 @@ def test_summary_measures_elections_lag_and_requests():
     )
     book.add("server-0", 2.1, 31, "election_started", to="server-1")
     book.add("server-1", 2.7, 40, "coordinator_elected", coordinator="server-1", me=True)
-    book.add("server-1", 3.0, 50, "write_stored", id="server-1:1")
     book.add("server-0", 3.05, 51, "events_applied", ids=["server-1:1"], via="pub")
-    book.add("server-1", 3.06, 52, "write_acknowledged", id="server-1:1", op="publish")
+    book.add(
+        "server-1", 3.06, 52, "write_acknowledged", id="server-1:1", op="publish", stored_ms=60.0
+    )
     for ms in (1.0, 2.0, 3.0):
         book.add(
             "server-0",
