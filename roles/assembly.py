@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pykka
 import pykka.debug
@@ -22,6 +23,16 @@ class Assembly:
 
     def add(self, name: str, stop: Callable[[], None]) -> None:
         self._stops.append((name, stop))
+
+    @contextmanager
+    def unwinding(self) -> Iterator[Assembly]:
+        """Build inside this block: if any part fails to start, what started is stopped
+        (Pykka's actor threads would otherwise keep the process alive)."""
+        try:
+            yield self
+        except BaseException:
+            self.stop()
+            raise
 
     def add_actor(self, name: str, ref: pykka.ActorRef) -> pykka.ActorRef:
         self.add(name, lambda: ref.stop(block=True, timeout=5))

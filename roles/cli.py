@@ -8,6 +8,8 @@ import sys
 import threading
 from collections.abc import Callable
 
+import structlog
+
 from actors.base import Node
 from config import logging as bbs_logging
 from config.settings import ROLE_OPTIONS, add_options, node_name, server_settings
@@ -129,7 +131,11 @@ def main(argv: list[str] | None = None) -> None:
         run_tool(argv[0], argv[1:])
         return
     ns = parser().parse_args(argv)
-    RUNNERS[ns.command](ns)
+    try:
+        RUNNERS[ns.command](ns)
+    except Exception as exc:
+        structlog.get_logger().exception("role_failed", error=str(exc))
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -46,8 +46,9 @@ Read = Callable[[str], str]
 
 
 class Shell:
-    def __init__(self, connect: Connect, broker: str, out: Out,
-                 timing: Timing = DEFAULT_TIMING) -> None:
+    def __init__(
+        self, connect: Connect, broker: str, out: Out, timing: Timing = DEFAULT_TIMING
+    ) -> None:
         self.broker, self.out, self.timing = broker, out, timing
         self.user = ""
         self.joined: tuple[str, ...] = ()  # replaced, never mutated: deliveries read it
@@ -81,8 +82,11 @@ class Shell:
 
     def _ask(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
         """The reply, or None when the cluster did not answer after every retry."""
-        notice = threading.Timer(self.timing.request_timeout, self.out,
-                                 [f"no answer from the cluster at {self.broker}, retrying..."])
+        notice = threading.Timer(
+            self.timing.request_timeout,
+            self.out,
+            [f"no answer from the cluster at {self.broker}, retrying..."],
+        )
         notice.daemon = True
         notice.start()
         try:
@@ -117,8 +121,10 @@ class Shell:
                 if failures >= LOGIN_ATTEMPTS:
                     self.out(f"cluster unreachable at {self.broker}: giving up")
                     return False
-                self.out(f"cluster unreachable at {self.broker}, retrying "
-                         f"({failures}/{LOGIN_ATTEMPTS - 1})...")
+                self.out(
+                    f"cluster unreachable at {self.broker}, retrying "
+                    f"({failures}/{LOGIN_ATTEMPTS - 1})..."
+                )
                 continue
             if reply.get("status") == "sucesso":
                 self.user = name
@@ -235,9 +241,12 @@ class Shell:
         self.out(cc.history_title(query, len(entries)))
         for entry in entries:
             if dedup:
-                key = cc.entry_key(str(entry.get("channel", "")),
-                                   str(entry.get("user") or entry.get("src") or ""),
-                                   str(entry.get("message", "")), as_int(entry.get("clock")))
+                key = cc.entry_key(
+                    str(entry.get("channel", "")),
+                    str(entry.get("user") or entry.get("src") or ""),
+                    str(entry.get("message", "")),
+                    as_int(entry.get("clock")),
+                )
                 if not self._first_sight(key):
                     continue
             self.out(cc.format_entry(entry, self.user))
@@ -247,8 +256,9 @@ class Shell:
             self.out("you are in no channel: /join CHANNEL first (/channels lists them)")
             return
         channel = self.current
-        reply = self._request(f"posting to #{channel}", "publish", user=self.user,
-                              channel=channel, message=text)
+        reply = self._request(
+            f"posting to #{channel}", "publish", user=self.user, channel=channel, message=text
+        )
         if reply is not None and cc.is_error(reply):
             self.out(f"not posted to #{channel}: {cc.error_text(reply)}")
         # A post that succeeded comes back live through the subscription.
@@ -257,8 +267,9 @@ class Shell:
         self.client.close()
 
 
-def run(connect: Connect, broker: str, user: str, read: Read, out: Out,
-        timing: Timing = DEFAULT_TIMING) -> None:
+def run(
+    connect: Connect, broker: str, user: str, read: Read, out: Out, timing: Timing = DEFAULT_TIMING
+) -> None:
     """The whole session: login, then one command per line until /quit, Ctrl-D or Ctrl-C."""
     shell = Shell(connect, broker, out, timing)
     try:

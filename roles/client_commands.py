@@ -30,6 +30,7 @@ commands:
 
 # ---- commands -----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Join:
     channel: str
@@ -93,8 +94,18 @@ USAGE = {
     "help": "/help",
     "quit": "/quit",
 }
-ALIASES = {"j": "join", "part": "leave", "list": "channels", "who": "users", "names": "users",
-           "m": "msg", "query": "msg", "h": "help", "q": "quit", "exit": "quit"}
+ALIASES = {
+    "j": "join",
+    "part": "leave",
+    "list": "channels",
+    "who": "users",
+    "names": "users",
+    "m": "msg",
+    "query": "msg",
+    "h": "help",
+    "q": "quit",
+    "exit": "quit",
+}
 
 
 def _channel(word: str) -> str:
@@ -143,8 +154,9 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def history_query(target: str | None, me: str, current: str | None,
-                  channels: Collection[str]) -> dict[str, Any] | str:
+def history_query(
+    target: str | None, me: str, current: str | None, channels: Collection[str]
+) -> dict[str, Any] | str:
     """Request data of the `history` service for /history, or why it cannot be asked.
 
     A bare name is a channel when such a channel exists, else a user; `#name` is a channel.
@@ -161,6 +173,7 @@ def history_query(target: str | None, me: str, current: str | None,
 
 
 # ---- replies ------------------------------------------------------------------------------
+
 
 def is_error(reply: Mapping[str, Any]) -> bool:
     return str(reply.get("status", "")).lower() in ("erro", "error")
@@ -187,6 +200,7 @@ def format_names(kind: str, names: list[str]) -> str:
 
 
 # ---- what arrives -------------------------------------------------------------------------
+
 
 def clean(text: str) -> str:
     """Text from the network made safe for a terminal: no escape sequences, no control

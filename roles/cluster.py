@@ -9,12 +9,45 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("0.0.0.0", port))  # servers bind tcp://*:port
+        except OSError:
+            return False
+    return True
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_base_port(span: int = 8) -> int:
+    """A port P such that P .. P+span-1 are free right now, chosen outside the kernel's
+    ephemeral range: outgoing connections (our own processes' included) take their local
+    ports from that range and could take a port between this check and the bind."""
+    low, high = _ephemeral_range()
+    ranges = [(r0, r1 - span) for r0, r1 in ((10_000, low), (high + 1, 65_535)) if r1 - span > r0]
+    for _ in range(500):
+        start, stop = random.choice(ranges)
+        base = random.randrange(start, stop)
+        if all(_bindable(base + i) for i in range(span)):
+            return base
+    raise RuntimeError(f"no run of {span} free ports outside the ephemeral range")
 
 
 @dataclass

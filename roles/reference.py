@@ -13,8 +13,14 @@ from transport.pump import Pump
 
 
 def build(node: Node, bind: str, data_dir: str = "") -> Assembly:
-    assembly = Assembly()
+    with Assembly().unwinding() as assembly:
+        _assemble(node, bind, data_dir, assembly)
+    return assembly
+
+
+def _assemble(node: Node, bind: str, data_dir: str, assembly: Assembly) -> None:
     pump = Pump("reference", node.name, node.lamport, node.clock)
+    assembly.add("pump", pump.stop)
     book = Path(data_dir) / "reference-ranks.json" if data_dir else None
     if book is not None:
         book.parent.mkdir(parents=True, exist_ok=True)
@@ -27,8 +33,6 @@ def build(node: Node, bind: str, data_dir: str = "") -> Assembly:
         on_request=lambda inbound: registry.tell(ClientRequest(inbound)),
     )
     pump.start()
-    assembly.add("pump", pump.stop)
     scheduler = Scheduler()
-    scheduler.every(node.timing.heartbeat_interval, lambda: registry.tell(Tick("expire")))
     assembly.add("scheduler", scheduler.stop)
-    return assembly
+    scheduler.every(node.timing.heartbeat_interval, lambda: registry.tell(Tick("expire")))

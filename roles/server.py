@@ -84,12 +84,18 @@ def _on_publication(routes: Routes, pub: Publication) -> None:
 
 
 def build(settings: ServerSettings, node: Node | None = None) -> Server:
+    """Start a server; if any part fails (a port in use...), stop what started and raise."""
     node = node or Node("server", settings.name, timing=settings.timing)
+    with Assembly().unwinding() as assembly:
+        return _assemble(settings, node, assembly)
+
+
+def _assemble(settings: ServerSettings, node: Node, assembly: Assembly) -> Server:
     timing = node.timing
-    assembly = Assembly()
     pump = Pump("server", node.name, node.lamport, node.clock, timing.request_deadline)
     routes = Routes()
     scheduler = Scheduler()
+    assembly.add("scheduler", scheduler.stop)
     first_view = threading.Event()
 
     persistence = assembly.add_actor(
@@ -137,9 +143,8 @@ def build(settings: ServerSettings, node: Node | None = None) -> Server:
         ["servers", "replication"],
         lambda pub: _on_publication(routes, pub),
     )
-    pump.start()
     assembly.add("pump", pump.stop)
-    assembly.add("scheduler", scheduler.stop)
+    pump.start()
 
     def every(interval: float, actor: str, what: str) -> None:
         scheduler.every(interval, lambda: routes.tell(actor, Tick(what)))
@@ -166,6 +171,7 @@ def build(settings: ServerSettings, node: Node | None = None) -> Server:
         hops=2,
         on_request=lambda inbound: routes.tell("chat", ClientRequest(inbound)),
     )
+    pump.ready()
     log.info(
         "server_serving",
         broker=settings.broker_backend,

@@ -1,8 +1,8 @@
-"""Helpers shared by the socket-level test tiers: free ports, a raw protocol client, waits."""
+"""Helpers shared by the socket-level test tiers: a raw protocol client, waits, a cluster
+(free ports come from roles.cluster.free_base_port)."""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -10,29 +10,10 @@ from typing import Any, TypeVar
 import msgpack
 import zmq
 
-from roles.cluster import Cluster, Topology
+from roles.cluster import Cluster, Topology, free_base_port
 
 T = TypeVar("T")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_base_port(count: int = 8) -> int:
-    """A base port such that `count` consecutive ports are free right now."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + count < 65000 and all(_port_free(base + i) for i in range(count)):
-            return base
-    raise RuntimeError("no free port range")
+__all__ = ["RawClient", "free_base_port", "start_cluster", "wait_for"]
 
 
 def wait_for(

@@ -118,15 +118,31 @@ class Pump:
         self._pending: dict[int, _Pending] = {}
         self._tokens = itertools.count(1)
         self._running = True
+        self._setup_errors: list[zmq.ZMQError] = []
         self._thread = threading.Thread(target=self._run, name=f"pump-{node}", daemon=True)
 
     # ---- lifecycle --------------------------------------------------------------------
 
     def start(self) -> Pump:
+        """Start the pump thread once the sockets asked for so far are set up (raises if
+        one could not be, e.g. a port already in use)."""
         self._thread.start()
+        self.ready()
         return self
 
+    def ready(self, timeout: float = 5.0) -> None:
+        """Wait until every socket asked for so far is set up; raise the first failure."""
+        done = threading.Event()
+        self._submit(done.set)
+        if not done.wait(timeout):
+            raise RuntimeError(f"socket pump of {self.node} is not responding")
+        if self._setup_errors:
+            raise self._setup_errors[0]
+
     def stop(self, timeout: float = 5.0) -> None:
+        if self._thread.ident is None:  # never started: no socket was ever opened
+            self._ctx.term()
+            return
         self._submit(self._halt)
         self._thread.join(timeout)
 
@@ -147,10 +163,10 @@ class Pump:
     ) -> None:
         """A ROUTER socket answering requests; `hops` routing frames precede the delimiter
         (1 when peers connect directly, 2 behind the broker's DEALER)."""
-        self._submit(lambda: self._open_router(key, endpoint, bind, hops, on_request))
+        self._open(lambda: self._open_router(key, endpoint, bind, hops, on_request))
 
     def publisher(self, key: str, endpoint: str) -> None:
-        self._submit(lambda: self._open_pub(key, endpoint))
+        self._open(lambda: self._open_pub(key, endpoint))
 
     def subscriber(
         self,
@@ -159,7 +175,7 @@ class Pump:
         topics: list[str],
         on_publication: Callable[[Publication], None],
     ) -> None:
-        self._submit(lambda: self._open_sub(key, endpoint, topics, on_publication))
+        self._open(lambda: self._open_sub(key, endpoint, topics, on_publication))
 
     def subscribe(self, key: str, topic: str, on: bool = True) -> None:
         option = zmq.SUBSCRIBE if on else zmq.UNSUBSCRIBE
@@ -192,14 +208,35 @@ class Pump:
 
     # ---- socket setup (pump thread) ---------------------------------------------------
 
-    def _socket(self, kind: int) -> zmq.Socket:
+    def _open(self, opener: Callable[[], None]) -> None:
+        def run() -> None:
+            try:
+                opener()
+            except zmq.ZMQError as exc:  # kept for ready(): the owner decides what is fatal
+                log.error("socket_setup_failed", error=str(exc))
+                self._setup_errors.append(exc)
+
+        self._submit(run)
+
+    def _socket(self, kind: int, endpoint: str, bind: bool = False) -> zmq.Socket:
+        """A socket bound or connected to `endpoint` (closed again if that fails: a socket
+        left open would block the context's termination)."""
         sock = self._ctx.socket(kind)
+        try:
+            self._configure(sock)
+            sock.bind(endpoint) if bind else sock.connect(endpoint)
+        except zmq.ZMQError:
+            sock.close(0)
+            raise
+        return sock
+
+    @staticmethod
+    def _configure(sock: zmq.Socket) -> None:
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.RECONNECT_IVL, 100)
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
         sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
-        return sock
 
     def _register(
         self, key: str, sock: zmq.Socket, handler: Callable[[list[bytes]], None] | None
@@ -212,13 +249,11 @@ class Pump:
     def _open_router(
         self, key: str, endpoint: str, bind: bool, hops: int, on_request: Callable[[Inbound], None]
     ) -> None:
-        sock = self._socket(zmq.ROUTER)
-        sock.bind(endpoint) if bind else sock.connect(endpoint)
+        sock = self._socket(zmq.ROUTER, endpoint, bind)
         self._register(key, sock, lambda frames: self._on_request(key, hops, frames, on_request))
 
     def _open_pub(self, key: str, endpoint: str) -> None:
-        sock = self._socket(zmq.PUB)
-        sock.connect(endpoint)
+        sock = self._socket(zmq.PUB, endpoint)
         self._register(key, sock, None)
 
     def _open_sub(
@@ -228,10 +263,9 @@ class Pump:
         topics: list[str],
         on_publication: Callable[[Publication], None],
     ) -> None:
-        sock = self._socket(zmq.SUB)
+        sock = self._socket(zmq.SUB, endpoint)
         for topic in topics:
             sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
-        sock.connect(endpoint)
         self._register(key, sock, lambda frames: self._on_publication(key, frames, on_publication))
 
     # ---- the loop ---------------------------------------------------------------------
@@ -391,8 +425,7 @@ class Pump:
             self._poller.unregister(channel.socket)
             self._handlers.pop(channel.socket, None)
             channel.socket.close(0)
-        sock = self._socket(zmq.REQ)
-        sock.connect(channel.endpoint)
+        sock = self._socket(zmq.REQ, channel.endpoint)
         self._handlers[sock] = lambda frames: self._on_call_reply(channel, frames)
         self._poller.register(sock, zmq.POLLIN)
         channel.socket = sock
