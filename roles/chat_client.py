@@ -32,8 +32,12 @@ class ChatClient:
         self.pump = Pump(self.node.role, self.node.name, self.node.lamport, self.node.clock)
         self.session = SessionActor.start(self.node, self.pump, broker, on_delivery)
         self.pump.subscriber("sub", proxy_sub, [], lambda pub: self.session.tell(Incoming(pub)))
-        self.pump.start()
         self.user = ""
+        try:
+            self.pump.start()
+        except BaseException:  # e.g. a malformed endpoint: leave no actor thread behind
+            self.close()
+            raise
 
     def call(self, service: str, **data: Any) -> dict[str, Any]:
         """Send one request; returns the reply's data or raises Unreachable."""
