@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import signal
 import sys
 import threading
 import time
@@ -303,7 +304,12 @@ def _terminal() -> Iterator[Read]:
         yield PromptSession().prompt
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (docker stop, a closed session) ends like Ctrl-C
+
+
 def main(ns: argparse.Namespace, node: Node) -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
 
     def connect(on_delivery: Callable[[Delivery], None]) -> ChatLike:
         return ChatClient(ns.broker, ns.proxy_sub, on_delivery, node=node)

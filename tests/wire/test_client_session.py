@@ -328,3 +328,13 @@ def test_ctrl_d_quits_the_terminal_client(terminal: Callable[..., Terminal]) -> 
     term.type("\x04")
     term.expect("bye", after=mark)
     assert term.wait_exit() == 0
+
+
+def test_sigterm_ends_the_terminal_client_like_ctrl_c(terminal: Callable[..., Terminal]) -> None:
+    me = unique("edu")
+    term = terminal(f"--user={me}")
+    mark = term.expect(f"logged in as {me}")
+    term.expect(f"{me}>", after=mark)
+    term.proc.send_signal(signal.SIGTERM)
+    term.expect("bye", after=mark)
+    assert term.wait_exit() == 0
