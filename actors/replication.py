@@ -9,6 +9,7 @@ Server-to-server services it owns (see docs/protocol.md):
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from collections import OrderedDict
@@ -135,7 +136,8 @@ class ReplicationActor(BaseActor):
         if peer.name in self.pushing or not self.outbox:
             return
         acked = self.tracker.acked.get(peer.name, 0)
-        batch = [e.to_wire() for s, e in self.outbox.items() if s > acked][:PUSH_BATCH]
+        unacked = itertools.dropwhile(lambda item: item[0] <= acked, self.outbox.items())
+        batch = [e.to_wire() for _, e in itertools.islice(unacked, PUSH_BATCH)]
         if not batch:
             return
         self.pushing.add(peer.name)
