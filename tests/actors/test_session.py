@@ -3,8 +3,7 @@ subscriptions, requests and their failure, and the publication shapes peers send
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any
 
@@ -25,38 +24,12 @@ from actors.session import (
     to_delivery,
 )
 from config.timing import Timing
+from tests.fakes import FakeTransport
 from transport.codec import split_publication
 from transport.pump import Publication, Response
 
 BROKER = "tcp://broker.test:5555"
 TIMING = Timing(request_timeout=1.5, request_retries=2)
-
-
-class FakeTransport:
-    """Records what the session asks of the pump; the test plays the network."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests: list[tuple[str, str, dict[str, Any], Callable[[Response], None],
-                                  float, int]] = []
-        self.subscriptions: list[tuple[str, str, bool]] = []
-
-    def request(self, endpoint: str, service: str, data: dict[str, Any],
-                on_done: Callable[[Response], None], timeout: float, retries: int) -> None:
-        with self.lock:
-            self.requests.append((endpoint, service, data, on_done, timeout, retries))
-
-    def subscribe(self, key: str, topic: str, on: bool = True) -> None:
-        with self.lock:
-            self.subscriptions.append((key, topic, on))
-
-    def reply(self, inbound: Any, data: dict[str, Any]) -> None:
-        raise AssertionError("a session never serves requests")
-
-    def publish(self, key: str, topic: str, message: dict[str, Any],
-                clock: int | None = None) -> None:
-        raise AssertionError("a session never publishes")
-
 
 
 class Harness:
@@ -94,6 +67,7 @@ def session() -> Iterator[Harness]:
     yield harness
     harness.ref.stop(timeout=5)
     assert not pykka.ActorRegistry.get_by_urn(harness.ref.actor_urn)
+    assert harness.transport.replies == [] and harness.transport.publishes == []  # never serves
 
 
 def stamped(topic: str, payload: dict[str, Any], clock: int) -> tuple[str, dict[str, Any]]:
@@ -151,11 +125,11 @@ def test_subscriptions_reach_the_transport_once(session: Harness) -> None:
 
 def test_a_call_goes_to_the_broker_with_the_client_timing(session: Harness) -> None:
     result = session.call("login", user="ana")
-    [(endpoint, service, data, on_done, timeout, retries)] = session.transport.requests
-    assert (endpoint, service, data) == (BROKER, "login", {"user": "ana"})
-    assert (timeout, retries) == (TIMING.request_timeout, TIMING.request_retries)
+    [sent] = session.transport.requests
+    assert (sent.endpoint, sent.service, sent.data) == (BROKER, "login", {"user": "ana"})
+    assert (sent.timeout, sent.retries) == (TIMING.request_timeout, TIMING.request_retries)
     assert not result.done()
-    on_done(Response(True, BROKER, "login", {"status": "sucesso", "clock": 4}))
+    sent.on_done(Response(True, BROKER, "login", {"status": "sucesso", "clock": 4}))
     assert result.result(timeout=5) == {"status": "sucesso", "clock": 4}
 
 
@@ -163,22 +137,21 @@ def test_publish_and_message_carry_a_request_id_other_services_do_not(session: H
     session.call("publish", user="ana", channel="x", message="m")
     session.call("message", src="ana", dst="bob", message="m")
     session.call("users")
-    ids = [data.get("request_id") for _, _, data, *_ in session.transport.requests]
+    ids = [sent.data.get("request_id") for sent in session.transport.requests]
     assert ids[0] and ids[1] and ids[0] != ids[1] and ids[2] is None
 
 
 def test_a_failed_response_raises_unreachable(session: Harness) -> None:
     result = session.call("users")
-    on_done = session.transport.requests[0][3]
-    on_done(Response(False, BROKER, "users", error="timeout"))
+    session.transport.requests[0].on_done(Response(False, BROKER, "users", error="timeout"))
     with pytest.raises(Unreachable, match=r"tcp://broker\.test:5555.*timeout"):
         result.result(timeout=5)
 
 
 def test_an_error_reply_is_data_not_an_exception(session: Harness) -> None:
     result = session.call("publish", user="ana", channel="x", message="m")
-    on_done = session.transport.requests[0][3]
-    on_done(Response(True, BROKER, "publish", {"status": "erro", "message": "unknown channel"}))
+    refused = {"status": "erro", "message": "unknown channel"}
+    session.transport.requests[0].on_done(Response(True, BROKER, "publish", refused))
     assert result.result(timeout=5)["status"] == "erro"
 
 
