@@ -6,27 +6,26 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import msgpack
 import zmq
+
+from transport import codec
 
 
 def request(service: str, data: dict[str, Any], clock: int) -> bytes:
     """One frame: {"service", "data": {..., "timestamp", "clock"}, "clock"}."""
-    body = {**data, "timestamp": time.time(), "clock": clock}
-    return msgpack.packb({"service": service, "data": body, "clock": clock}, use_bin_type=True)
+    return codec.encode(service, data, clock, time.time())
 
 
 def reply_data(frame: bytes) -> tuple[dict[str, Any], int]:
     """The reply's data map and its Lamport clock ({} and 0 for garbage)."""
     try:
-        message = msgpack.unpackb(frame, raw=False, strict_map_key=False)
-    except Exception:  # msgpack raises several unrelated types
+        message, _ = codec.unpack(frame)
+    except codec.DecodeError:
         return {}, 0
     if not isinstance(message, dict):
         return {}, 0
     data = message.get("data") if isinstance(message.get("data"), dict) else {}
-    clock = data.get("clock", message.get("clock", 0))
-    return data, clock if isinstance(clock, int) else 0
+    return data, codec.clock_of(message)
 
 
 def ok(data: dict[str, Any]) -> bool:
