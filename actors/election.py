@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from actors.base import BaseActor, Node, handles
 from actors.bully import Announce, Bully, Elected, SendElection
+from actors.membership import default_address
 from actors.messages import CoordinatorAnnounced, Membership, Peer, PeerReply, PeerRequest, Tick
 from actors.routes import Routes
 from transport.port import Transport
@@ -18,7 +19,7 @@ REANNOUNCE_EVERY = 3
 
 def peer_address(peers: dict[str, Peer], name: str) -> str:
     peer = peers.get(name)
-    return peer.address if peer else f"tcp://{name}:5560"
+    return peer.address if peer else default_address(name)
 
 
 class ElectionActor(BaseActor):

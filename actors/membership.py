@@ -16,6 +16,11 @@ from transport.port import Transport
 LISTENERS = ("replication", "election", "clock")
 
 
+def default_address(name: str) -> str:
+    """A peer's server-to-server endpoint when the reference gave none (the protocol's)."""
+    return f"tcp://{name}:5560"
+
+
 def parse_peers(items: Any, me: str) -> tuple[Peer, ...]:
     """Peers from a `list` reply, tolerating extra keys and missing addresses."""
     peers = []
@@ -26,7 +31,7 @@ def parse_peers(items: Any, me: str) -> tuple[Peer, ...]:
         if name == me:
             continue
         address = item.get("address")
-        address = address if isinstance(address, str) and address else f"tcp://{name}:5560"
+        address = address if isinstance(address, str) and address else default_address(name)
         peers.append(Peer(name, codec.as_int(item.get("rank")), address))
     return tuple(sorted(peers, key=lambda p: p.name))
 
