@@ -320,21 +320,18 @@ def test_bbs_client_in_a_terminal(terminal: Callable[..., Terminal],
     assert term.wait_exit() == 0
 
 
-def test_ctrl_d_quits_the_terminal_client(terminal: Callable[..., Terminal]) -> None:
+@pytest.mark.parametrize(
+    "leave",
+    [lambda term: term.type("\x04"), lambda term: term.proc.send_signal(signal.SIGTERM)],
+    ids=["ctrl-d", "sigterm"],
+)
+def test_the_terminal_client_quits_cleanly(
+    terminal: Callable[..., Terminal], leave: Callable[[Terminal], None]
+) -> None:
     me = unique("dani")
     term = terminal(f"--user={me}")
     mark = term.expect(f"logged in as {me}")
     term.expect(f"{me}>", after=mark)
-    term.type("\x04")
-    term.expect("bye", after=mark)
-    assert term.wait_exit() == 0
-
-
-def test_sigterm_ends_the_terminal_client_like_ctrl_c(terminal: Callable[..., Terminal]) -> None:
-    me = unique("edu")
-    term = terminal(f"--user={me}")
-    mark = term.expect(f"logged in as {me}")
-    term.expect(f"{me}>", after=mark)
-    term.proc.send_signal(signal.SIGTERM)
+    leave(term)
     term.expect("bye", after=mark)
     assert term.wait_exit() == 0
