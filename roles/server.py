@@ -44,14 +44,8 @@ PEER_SERVICES = {
 @dataclass
 class Server:
     node: Node
-    settings: ServerSettings
     assembly: Assembly
-    pump: Pump
-    routes: Routes
     refs: dict[str, Any]
-
-    def stop(self) -> None:
-        self.assembly.stop()
 
     def status(self) -> dict[str, Any]:
         chat = self.refs["chat"].proxy().stats().get(timeout=2)
@@ -117,7 +111,7 @@ def _assemble(settings: ServerSettings, node: Node, assembly: Assembly) -> Serve
         if name != "persistence":
             assembly.add_actor(name, ref)
         routes.add(name, ref)
-    server = Server(node, settings, assembly, pump, routes, refs)
+    server = Server(node, assembly, refs)
 
     def answer_status(p: PeerRequest) -> None:  # asks actors, so never on the pump thread
         threading.Thread(
