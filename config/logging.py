@@ -64,9 +64,7 @@ class _Writer:
         self._render: Callable[[dict[str, Any]], str] = _json
         self._lock = threading.Lock()
         self._lines: list[str] = []
-        self._flusher = threading.Thread(target=self._flush_forever, name="log-flush", daemon=True)
-        self._flusher.start()
-        atexit.register(self.flush)
+        self._flusher: threading.Thread | None = None  # started by the first configure()
 
     def msg(self, **event: Any) -> None:
         with self._lock:
@@ -85,6 +83,12 @@ class _Writer:
         with self._lock:
             self._write()
             self._streams, self._render = streams, render
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._flush_forever, name="log-flush", daemon=True
+                )
+                self._flusher.start()
+                atexit.register(self.flush)
 
     def flush(self) -> None:
         with self._lock:
