@@ -15,9 +15,10 @@ from typing import Any
 import pykka
 import structlog
 
-from actors.clocks import AdjustedClock, LamportClock
+from config.clocks import AdjustedClock, LamportClock
 from config.logging import bind_node
 from config.timing import DEFAULT_TIMING, Timing
+from transport.port import Call, Response, Transport
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ def handles(*types: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 class BaseActor(pykka.ThreadingActor):
     actor_name = "actor"
     _dispatch: dict[type, str] = {}
+    transport: Transport  # set by the actors that talk to other processes
 
     @staticmethod
     def _create_actor_inbox() -> queue.SimpleQueue:
@@ -77,6 +79,12 @@ class BaseActor(pykka.ThreadingActor):
 
     def started(self) -> None:
         """Hook run in the actor's own thread once it starts."""
+
+    def call(self, call: Call, answer: Callable[[Response], Any]) -> None:
+        """Send `call` through the transport; its Response comes back to this actor as the
+        typed message `answer(response)`, handled like any other message."""
+        tell = teller(self.actor_ref)
+        self.transport.request(call, lambda response: tell(answer(response)))
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Ping):

@@ -17,8 +17,7 @@ from actors.messages import (
     WriteDone,
 )
 from actors.routes import Routes
-from transport.port import Transport
-from transport.pump import Inbound
+from transport.port import Inbound, Transport
 
 PUB = "pub"
 

@@ -8,22 +8,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from actors.base import BaseActor, Node, handles
 from actors.berkeley import Sample, adjustments
 from actors.messages import (
+    AdjustAnswered,
+    ClockRoundDue,
+    ClockSampled,
     CoordinatorAnnounced,
     Membership,
     MessageHandled,
     Peer,
-    PeerReply,
     PeerRequest,
-    Tick,
 )
 from actors.routes import Routes
 from transport import codec
-from transport.port import Transport
+from transport.port import Call, Transport
 
 
 class ClockSyncActor(BaseActor):
@@ -84,8 +86,8 @@ class ClockSyncActor(BaseActor):
         ):
             self._start_round("messages")
 
-    @handles(Tick)
-    def _tick(self, _: Tick) -> None:
+    @handles(ClockRoundDue)
+    def _tick(self, _: ClockRoundDue) -> None:
         self._start_round("interval")
 
     def _start_round(self, reason: str) -> None:
@@ -95,33 +97,29 @@ class ClockSyncActor(BaseActor):
             return
         self.round = dict.fromkeys(self.peers)
         self.last_round = self.now()
-        tell = self.routes.to("clock")
         clock = self.node.clock
         for peer in self.peers.values():
-            self.transport.request(
-                peer.address,
-                "clock",
-                {},
-                lambda r, n=peer.name: tell(
-                    PeerReply("clock", n, r.ok, r.data, r.rtt, clock.now())
-                ),
-                self.node.timing.peer_timeout,
-                0,
-                lane="clock",
-            )
+            call = Call(peer.address, "clock", {}, self.node.timing.peer_timeout, 0, lane="clock")
+            # the answer is stamped with our time when it arrives, as Berkeley needs
+            self.call(call, lambda r, n=peer.name: ClockSampled(n, r, clock.now()))
         self.log.debug("clock_round_started", reason=reason)
 
-    @handles(PeerReply)
-    def _reply(self, r: PeerReply) -> None:
-        if r.purpose != "clock" or self.round is None or r.peer not in self.round:
+    @handles(ClockSampled)
+    def _reply(self, r: ClockSampled) -> None:
+        if self.round is None or r.peer not in self.round:
             return
         their = r.data.get("time")
         if r.ok and isinstance(their, (int, float)) and not isinstance(their, bool):
-            self.round[r.peer] = Sample(codec.to_seconds(their), r.rtt, r.context)
+            self.round[r.peer] = Sample(codec.to_seconds(their), r.response.rtt, r.received_at)
         else:
             del self.round[r.peer]
         if all(s is not None for s in self.round.values()):
             self._finish_round({n: s for n, s in self.round.items() if s is not None})
+
+    @handles(AdjustAnswered)
+    def _adjusted(self, r: AdjustAnswered) -> None:
+        if not r.ok or r.data.get("status") == codec.ERROR:
+            self.log.warning("clock_adjust_failed", peer=r.peer, reason=r.response.error or r.data)
 
     def _finish_round(self, samples: dict[str, Sample]) -> None:
         self.round = None
@@ -133,15 +131,15 @@ class ClockSyncActor(BaseActor):
             if name == self.node.name:
                 self.node.clock.adjust(delta)
             elif peer is not None:
-                self.transport.request(
+                call = Call(
                     peer.address,
                     "adjust",
                     {"delta": delta},
-                    lambda r: None,
                     self.node.timing.peer_timeout,
                     0,
-                    lane="clock",
+                    "clock",
                 )
+                self.call(call, partial(AdjustAnswered, name))
         self.rounds += 1
         self.log.info(
             "clock_sync_round",

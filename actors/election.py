@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 
 from actors.base import BaseActor, Node, handles
 from actors.bully import Announce, Bully, Elected, SendElection
 from actors.membership import default_address
-from actors.messages import CoordinatorAnnounced, Membership, Peer, PeerReply, PeerRequest, Tick
+from actors.messages import (
+    CoordinatorAnnounced,
+    CoordinatorCheckDue,
+    ElectionAnswered,
+    ElectionTick,
+    Membership,
+    Peer,
+    PeerRequest,
+    PingAnswered,
+)
 from actors.routes import Routes
-from transport.port import Transport
+from transport.port import Call, Transport
 
 PUB = "pub"
 REANNOUNCE_EVERY = 3
@@ -60,46 +70,40 @@ class ElectionActor(BaseActor):
     def _announced(self, a: CoordinatorAnnounced) -> None:
         self._run(self.bully.on_announce(a.name, self.now()))
 
-    @handles(PeerReply)
-    def _reply(self, r: PeerReply) -> None:
-        if r.purpose == "election":
-            self._run(self.bully.on_answer(r.ok and r.data.get("election") == "OK", self.now()))
-        elif r.purpose == "ping":
-            self.pinging = False
-            if not r.ok and r.peer == self.bully.coordinator:
-                self.log.warning("coordinator_unreachable", coordinator=r.peer)
-                self._run(self.bully.on_coordinator_lost(self.now()))
+    @handles(ElectionAnswered)
+    def _election_answered(self, r: ElectionAnswered) -> None:
+        self._run(self.bully.on_answer(r.ok and r.data.get("election") == "OK", self.now()))
 
-    @handles(Tick)
-    def _tick(self, t: Tick) -> None:
-        if t.what == "election":
-            self._run(self.bully.on_tick(self.now()))
-            return
+    @handles(PingAnswered)
+    def _ping_answered(self, r: PingAnswered) -> None:
+        self.pinging = False
+        if not r.ok and r.peer == self.bully.coordinator:
+            self.log.warning("coordinator_unreachable", coordinator=r.peer)
+            self._run(self.bully.on_coordinator_lost(self.now()))
+
+    @handles(ElectionTick)
+    def _election_tick(self, _: ElectionTick) -> None:
+        self._run(self.bully.on_tick(self.now()))
+
+    @handles(CoordinatorCheckDue)
+    def _check_coordinator(self, _: CoordinatorCheckDue) -> None:
         self.checks += 1
         if self.bully.is_coordinator:
             if self.checks % REANNOUNCE_EVERY == 0:
                 self._announce()
         elif self.bully.coordinator is not None and not self.pinging:
             self.pinging = True
-            self._call(
-                self.bully.coordinator,
+            timing = self.node.timing
+            # `clock` is the cheapest service every server answers: our liveness ping.
+            ping = Call(
+                peer_address(self.peers, self.bully.coordinator),
                 "clock",
-                "ping",
-                self.node.timing.peer_timeout,
-                self.node.timing.peer_retries,
+                {},
+                timing.peer_timeout,
+                timing.peer_retries,
+                lane="ping",
             )
-
-    def _call(self, peer: str, service: str, purpose: str, timeout: float, retries: int) -> None:
-        tell = self.routes.to("election")
-        self.transport.request(
-            peer_address(self.peers, peer),
-            service,
-            {},
-            lambda r: tell(PeerReply(purpose, peer, r.ok, r.data, r.rtt)),
-            timeout,
-            retries,
-            lane=purpose,
-        )
+            self.call(ping, partial(PingAnswered, self.bully.coordinator))
 
     def _announce(self) -> None:
         self.transport.publish(
@@ -115,9 +119,15 @@ class ElectionActor(BaseActor):
         for action in actions:
             if isinstance(action, SendElection):
                 self.log.info("election_started", to=action.peer)
-                self._call(
-                    action.peer, "election", "election", self.node.timing.election_answer_timeout, 0
+                call = Call(
+                    peer_address(self.peers, action.peer),
+                    "election",
+                    {},
+                    self.node.timing.election_answer_timeout,
+                    0,
+                    lane="election",
                 )
+                self.call(call, partial(ElectionAnswered, action.peer))
             elif isinstance(action, Announce):
                 self._announce()
             elif isinstance(action, Elected):

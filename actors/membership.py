@@ -5,13 +5,22 @@ the reference is down and registers again when it comes back."""
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import Any
 
 from actors.base import BaseActor, Node, handles
-from actors.messages import Membership, Peer, PeerReply, Tick
+from actors.messages import (
+    Answered,
+    HeartbeatAnswered,
+    HeartbeatDue,
+    ListAnswered,
+    Membership,
+    Peer,
+    RankAnswered,
+)
 from actors.routes import Routes
 from transport import codec
-from transport.port import Transport
+from transport.port import Call, Transport
 
 LISTENERS = ("replication", "election", "clock")
 
@@ -67,55 +76,61 @@ class MembershipActor(BaseActor):
             "peers": [p.name for p in self.peers],
         }
 
-    def _call(self, service: str, data: dict[str, Any]) -> None:
-        tell = self.routes.to("membership")
+    def _call(self, service: str, data: dict[str, Any], answer: type[Answered]) -> None:
         timing = self.node.timing
-        self.transport.request(
-            self.reference,
-            service,
-            data,
-            lambda r: tell(PeerReply(service, "reference", r.ok, r.data)),
-            timing.peer_timeout,
-            timing.peer_retries,
-        )
+        call = Call(self.reference, service, data, timing.peer_timeout, timing.peer_retries)
+        self.call(call, partial(answer, "reference"))
 
-    @handles(Tick)
-    def _tick(self, _: Tick) -> None:
+    @handles(HeartbeatDue)
+    def _tick(self, _: HeartbeatDue) -> None:
         if self.busy:
             return
         self.busy = True
         if self.registered:
-            self._call("heartbeat", {"user": self.node.name})
+            self._call("heartbeat", {"user": self.node.name}, HeartbeatAnswered)
         else:
-            self._call("rank", {"user": self.node.name, "address": self.advertise})
+            self._call("rank", {"user": self.node.name, "address": self.advertise}, RankAnswered)
 
-    @handles(PeerReply)
-    def _reply(self, r: PeerReply) -> None:
-        if not r.ok:
-            if self.reference_up:
-                self.log.warning("reference_unreachable", service=r.purpose)
-            self.reference_up, self.registered, self.busy = False, False, False
+    def _reachable(self, r: Answered) -> bool:
+        """Whether the reference answered; if not, register again once it is back."""
+        if r.ok:
+            self.reference_up = True
+            return True
+        if self.reference_up:
+            self.log.warning("reference_unreachable", service=r.response.service)
+        self.reference_up, self.registered, self.busy = False, False, False
+        return False
+
+    @handles(RankAnswered)
+    def _ranked(self, r: RankAnswered) -> None:
+        if not self._reachable(r):
             return
-        self.reference_up = True
-        if r.purpose == "rank":
-            rank = r.data.get("rank")
-            if isinstance(rank, int) and not isinstance(rank, bool):
-                if rank != self.rank:
-                    self.log.info("registered", rank=rank, address=self.advertise)
-                self.rank, self.registered = rank, True
-            self._call("list", {})
-        elif r.purpose == "heartbeat":
-            if r.data.get("status") == codec.ERROR:
-                self.registered = False  # the reference forgot us (restarted): register again
-            self._call("list", {})
-        elif r.purpose == "list":
-            self.busy = False
-            peers = parse_peers(r.data.get("list"), self.node.name)
-            if peers != self.peers:
-                self.log.info("peers_changed", peers=[p.name for p in peers])
-            self.peers = peers
-            view = Membership(self.rank, peers)
-            for name in LISTENERS:
-                self.routes.tell(name, view)
-            if peers:
-                self.first_view.set()
+        rank = r.data.get("rank")
+        if isinstance(rank, int) and not isinstance(rank, bool):
+            if rank != self.rank:
+                self.log.info("registered", rank=rank, address=self.advertise)
+            self.rank, self.registered = rank, True
+        self._call("list", {}, ListAnswered)
+
+    @handles(HeartbeatAnswered)
+    def _heartbeat_answered(self, r: HeartbeatAnswered) -> None:
+        if not self._reachable(r):
+            return
+        if r.data.get("status") == codec.ERROR:
+            self.registered = False  # the reference forgot us (restarted): register again
+        self._call("list", {}, ListAnswered)
+
+    @handles(ListAnswered)
+    def _listed(self, r: ListAnswered) -> None:
+        if not self._reachable(r):
+            return
+        self.busy = False
+        peers = parse_peers(r.data.get("list"), self.node.name)
+        if peers != self.peers:
+            self.log.info("peers_changed", peers=[p.name for p in peers])
+        self.peers = peers
+        view = Membership(self.rank, peers)
+        for name in LISTENERS:
+            self.routes.tell(name, view)
+        if peers:
+            self.first_view.set()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.events import Event
-from transport.pump import Inbound
+from transport.port import Inbound, Response
 
 
 @dataclass(frozen=True)
@@ -20,16 +20,44 @@ class Peer:
 
 
 @dataclass(frozen=True)
+class LocalWrites:
+    """Append tag: this server's own new events."""
+
+
+@dataclass(frozen=True)
+class PeerPush:
+    """Append tag: events a peer pushed (`replicate`); answer `inbound` once durable."""
+
+    inbound: Inbound
+
+
+@dataclass(frozen=True)
+class SyncStep:
+    """Append tag: one page pulled from `peer` (`sync`); `more` if it has further pages."""
+
+    peer: str
+    more: bool
+
+
+@dataclass(frozen=True)
+class SeenPublished:
+    """Append tag: events seen on the `replication` topic from an origin that does not push."""
+
+
+AppendTag = LocalWrites | PeerPush | SyncStep | SeenPublished
+
+
+@dataclass(frozen=True)
 class Append:
     """Store events durably; the persistence actor answers with Appended(tag, fresh)."""
 
     events: tuple[Event, ...]
-    tag: Any = None
+    tag: AppendTag = LocalWrites()
 
 
 @dataclass(frozen=True)
 class Appended:
-    tag: Any
+    tag: AppendTag
     fresh: tuple[Event, ...]
     heads: dict[str, int] = field(default_factory=dict)
 
@@ -110,23 +138,109 @@ class Replicated:
     event: Event
 
 
-@dataclass(frozen=True)
-class PeerReply:
-    """The outcome of a server-to-server call, routed back to its caller."""
+# ---- answers to outgoing calls (one type per purpose; see BaseActor.call) -----------------
 
-    purpose: str
+
+@dataclass(frozen=True)
+class Answered:
+    """The outcome of a call to `peer` (a server name, or "reference")."""
+
     peer: str
-    ok: bool
-    data: dict[str, Any]
-    rtt: float = 0.0
-    context: Any = None
+    response: Response
+
+    @property
+    def ok(self) -> bool:
+        return self.response.ok
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.response.data
 
 
 @dataclass(frozen=True)
-class Tick:
-    """A periodic timer firing for the actor that scheduled it."""
+class PushAnswered(Answered):
+    """A peer answered our `replicate` push."""
 
-    what: str
+
+@dataclass(frozen=True)
+class SyncAnswered(Answered):
+    """A peer answered our `sync` pull."""
+
+
+@dataclass(frozen=True)
+class ElectionAnswered(Answered):
+    """A higher-ranked server answered (or not) our `election`."""
+
+
+@dataclass(frozen=True)
+class PingAnswered(Answered):
+    """The coordinator answered (or not) our liveness ping."""
+
+
+@dataclass(frozen=True)
+class ClockSampled(Answered):
+    """A peer's `clock` reply in a Berkeley round; `received_at` is our clock's time when the
+    reply came off the wire (taken on the transport's thread, not when the actor gets to it)."""
+
+    received_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class AdjustAnswered(Answered):
+    """A peer acknowledged (or not) the correction of a Berkeley round."""
+
+
+@dataclass(frozen=True)
+class RankAnswered(Answered):
+    """The reference answered `rank`."""
+
+
+@dataclass(frozen=True)
+class HeartbeatAnswered(Answered):
+    """The reference answered `heartbeat`."""
+
+
+@dataclass(frozen=True)
+class ListAnswered(Answered):
+    """The reference answered `list`."""
+
+
+# ---- timers (one type per cadence; the scheduler tells them) ------------------------------
+
+
+@dataclass(frozen=True)
+class HeartbeatDue:
+    """Membership: register or heartbeat with the reference, then fetch the list."""
+
+
+@dataclass(frozen=True)
+class AcksDue:
+    """Replication: release acknowledgements whose peers timed out; resume pushes."""
+
+
+@dataclass(frozen=True)
+class AntiEntropyDue:
+    """Replication: pull from one random peer whatever we may have missed."""
+
+
+@dataclass(frozen=True)
+class ElectionTick:
+    """Election: advance the bully state machine's timeouts."""
+
+
+@dataclass(frozen=True)
+class CoordinatorCheckDue:
+    """Election: ping the coordinator (or, as coordinator, re-announce now and then)."""
+
+
+@dataclass(frozen=True)
+class ClockRoundDue:
+    """Clock: run a Berkeley round if this server is the coordinator."""
+
+
+@dataclass(frozen=True)
+class ExpiryDue:
+    """Registry (reference): drop servers whose heartbeats stopped."""
 
 
 # ---- membership, election, clocks -------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from actors.base import BaseActor, Node, handles
-from actors.messages import ClientRequest, Tick
+from actors.messages import ClientRequest, ExpiryDue
 from actors.rank_book import RankBook
 from transport import codec
 from transport.port import Transport
@@ -65,7 +65,7 @@ class RegistryActor(BaseActor):
         if self.path is not None:
             self.book.save(self.path)
 
-    @handles(Tick)
-    def _expire(self, _: Tick) -> None:
+    @handles(ExpiryDue)
+    def _expire(self, _: ExpiryDue) -> None:
         for name in self.book.expired(self.now()):
             self.log.warning("server_expired", server=name)

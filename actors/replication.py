@@ -14,35 +14,43 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from actors.base import BaseActor, Node, handles
 from actors.chat_rules import replication_message
 from actors.events import Event
 from actors.messages import (
+    AcksDue,
+    Answered,
+    AntiEntropyDue,
     Append,
     Appended,
     Applied,
     LocalWrite,
+    LocalWrites,
     Membership,
     Peer,
-    PeerReply,
+    PeerPush,
     PeerRequest,
+    PushAnswered,
     RefreshThenRetry,
     Replicated,
+    SeenPublished,
     ServeSync,
-    Tick,
+    SyncAnswered,
+    SyncStep,
     WriteDone,
 )
 from actors.replication_log import AckTracker, ReplicaHeads
 from actors.routes import Routes
 from transport import codec
-from transport.port import Transport
-from transport.pump import Inbound, Response
+from transport.port import Call, Inbound, Transport
 
 PUB = "pub"
 PUSH_BATCH = 1000
 OUTBOX_LIMIT = 200_000
+VIA = {PeerPush: "peer", SyncStep: "sync", SeenPublished: "pub"}  # events_applied's `via`
 
 
 class ReplicationActor(BaseActor):
@@ -83,23 +91,23 @@ class ReplicationActor(BaseActor):
             "last_catchup": self.last_catchup,
         }
 
-    def _reply_to_self(
-        self, purpose: str, peer: str, context: Any = None
-    ) -> Callable[[Response], None]:
-        tell = self.routes.to("replication")
-        return lambda r: tell(PeerReply(purpose, peer, r.ok, r.data, r.rtt, context))
-
-    def _call(self, peer: Peer, service: str, data: dict[str, Any], context: Any = None) -> None:
+    def _call(
+        self,
+        peer: Peer,
+        service: str,
+        data: dict[str, Any],
+        answer: type[Answered],
+    ) -> None:
         timing = self.node.timing
-        self.transport.request(
+        call = Call(
             peer.address,
             service,
             data,
-            self._reply_to_self(service, peer.name, context),
-            timing.peer_timeout * 4,
+            timing.replication_call_timeout,
             timing.peer_retries,
             lane=service,
         )
+        self.call(call, partial(answer, peer.name))
 
     # ---- membership -------------------------------------------------------------------
 
@@ -125,7 +133,7 @@ class ReplicationActor(BaseActor):
         )
         self.tracker.add(w.token, event, self.now())
         self.outbox[event.seq] = event
-        self.routes.tell("persistence", Append((event,), ("local", event.seq)))
+        self.routes.tell("persistence", Append((event,), LocalWrites()))
         self._push_all()
 
     def _push_all(self) -> None:
@@ -141,9 +149,10 @@ class ReplicationActor(BaseActor):
         if not batch:
             return
         self.pushing.add(peer.name)
-        self._call(peer, "replicate", {"events": batch, "origin": self.node.name})
+        self._call(peer, "replicate", {"events": batch, "origin": self.node.name}, PushAnswered)
 
-    def _on_push_reply(self, r: PeerReply) -> None:
+    @handles(PushAnswered)
+    def _on_push_reply(self, r: PushAnswered) -> None:
         self.pushing.discard(r.peer)
         if not r.ok:
             return
@@ -184,8 +193,8 @@ class ReplicationActor(BaseActor):
     @handles(Appended)
     def _appended(self, a: Appended) -> None:
         self.durable_heads = a.heads
-        kind = a.tag[0]
-        if kind == "local":
+        tag = a.tag
+        if isinstance(tag, LocalWrites):
             for event in a.fresh:
                 self.stored_at[event.seq] = time.time()
                 self.tracker.durable(event.seq)
@@ -199,15 +208,15 @@ class ReplicationActor(BaseActor):
             return
         self.applying -= 1
         if a.fresh:
-            self.log.info("events_applied", ids=[e.id for e in a.fresh], via=kind)
+            self.log.info("events_applied", ids=[e.id for e in a.fresh], via=VIA[type(tag)])
             self.routes.tell("chat", Applied(a.fresh))
-        if kind == "peer":
-            self.transport.reply(a.tag[1], {"status": codec.OK, "heads": a.heads})
-        elif kind == "sync":
-            self._sync_step_done(a.tag[1], a.tag[2], len(a.fresh))
+        if isinstance(tag, PeerPush):
+            self.transport.reply(tag.inbound, {"status": codec.OK, "heads": a.heads})
+        elif isinstance(tag, SyncStep):
+            self._sync_step_done(tag.peer, tag.more, len(a.fresh))
         self._release_if_settled()
 
-    def _apply(self, events: list[Event], tag: tuple) -> None:
+    def _apply(self, events: list[Event], tag: PeerPush | SyncStep | SeenPublished) -> None:
         self.applying += 1
         self.routes.tell("persistence", Append(tuple(events), tag))
 
@@ -237,7 +246,7 @@ class ReplicationActor(BaseActor):
         take, gaps = self.replica.accept(e for e in events if e.origin != self.node.name)
         self._catch_up_gaps(gaps, inbound.request.data.get("origin"))
         if take:
-            self._apply(take, ("peer", inbound))
+            self._apply(take, PeerPush(inbound))
         else:
             self.transport.reply(inbound, {"status": codec.OK, "heads": self.durable_heads})
 
@@ -250,7 +259,7 @@ class ReplicationActor(BaseActor):
         take, gaps = self.replica.accept([r.event])
         self._catch_up_gaps(gaps, r.event.origin)
         if take:
-            self._apply(take, ("pub",))
+            self._apply(take, SeenPublished())
 
     # ---- catch-up ---------------------------------------------------------------------
 
@@ -269,9 +278,11 @@ class ReplicationActor(BaseActor):
             peer,
             "sync",
             {"heads": dict(self.replica.claimed), "limit": self.node.timing.catchup_batch},
+            SyncAnswered,
         )
 
-    def _on_sync_reply(self, r: PeerReply) -> None:
+    @handles(SyncAnswered)
+    def _on_sync_reply(self, r: SyncAnswered) -> None:
         if not r.ok or r.data.get("status") != codec.OK:
             self._sync_step_done(r.peer, False, 0)
             return
@@ -280,7 +291,7 @@ class ReplicationActor(BaseActor):
         take, _ = self.replica.accept(events)
         more = bool(r.data.get("more"))
         if take:
-            self._apply(take, ("sync", r.peer, more))
+            self._apply(take, SyncStep(r.peer, more))
         else:
             self._sync_step_done(r.peer, more, 0)
 
@@ -333,19 +344,14 @@ class ReplicationActor(BaseActor):
     def _refresh_then_retry(self, r: RefreshThenRetry) -> None:
         self.refresh(lambda: self.routes.tell("chat", r.request))
 
-    # ---- replies and timers -----------------------------------------------------------
+    # ---- timers -----------------------------------------------------------------------
 
-    @handles(PeerReply)
-    def _peer_reply(self, r: PeerReply) -> None:
-        if r.purpose == "replicate":
-            self._on_push_reply(r)
-        elif r.purpose == "sync":
-            self._on_sync_reply(r)
+    @handles(AcksDue)
+    def _acks_due(self, _: AcksDue) -> None:
+        self._check_acks()
+        self._push_all()
 
-    @handles(Tick)
-    def _tick(self, t: Tick) -> None:
-        if t.what == "acks":
-            self._check_acks()
-            self._push_all()
-        elif t.what == "anti_entropy" and self.peers and not self.refreshing:
+    @handles(AntiEntropyDue)
+    def _anti_entropy(self, _: AntiEntropyDue) -> None:
+        if self.peers and not self.refreshing:
             self._sync_from(random.choice(list(self.peers.values())))

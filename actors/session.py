@@ -11,8 +11,7 @@ from typing import Any
 
 from actors.base import BaseActor, Node, handles
 from transport.codec import clock_of, to_seconds
-from transport.port import Transport
-from transport.pump import Publication, Response
+from transport.port import Call, Publication, Response, Transport
 
 SUB = "sub"
 ONCE_ONLY = ("publish", "message")
@@ -23,7 +22,7 @@ class Unreachable(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Call:
+class ClusterRequest:
     service: str
     data: dict[str, Any]
     result: Future
@@ -103,21 +102,14 @@ class SessionActor(BaseActor):
         self.topics: set[str] = set()
         self.dropped = 0
 
-    @handles(Call)
-    def _call(self, c: Call) -> None:
-        tell = self.actor_ref.tell
+    @handles(ClusterRequest)
+    def _call(self, c: ClusterRequest) -> None:
         timing = self.node.timing
         data = c.data
         if c.service in ONCE_ONLY and "request_id" not in data:
             data = {**data, "request_id": uuid.uuid4().hex}  # every resend carries the same id
-        self.transport.request(
-            self.broker,
-            c.service,
-            data,
-            lambda r: tell(CallDone(r, c.result)),
-            timing.request_timeout,
-            timing.request_retries,
-        )
+        call = Call(self.broker, c.service, data, timing.request_timeout, timing.request_retries)
+        self.call(call, lambda response: CallDone(response, c.result))
 
     @handles(CallDone)
     def _done(self, d: CallDone) -> None:

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import structlog
 
-from actors.clocks import LamportClock
+from config.clocks import LamportClock
 
 FLUSH_EVERY = 0.1
 KEY_ORDER = ("timestamp", "level", "event", "role", "node", "actor", "lamport")

@@ -21,6 +21,7 @@ class Timing:
     heartbeat_interval: float = 1.0
     liveness_intervals: int = 3
     # Bully election.
+    election_tick_interval: float = 0.1  # how often the bully state machine checks timeouts
     coordinator_check_interval: float = 1.0
     election_answer_timeout: float = 0.6
     announce_timeout: float = 1.5
@@ -31,6 +32,9 @@ class Timing:
     clock_outlier_threshold: float = 1.0
     # Replication.
     replication_ack_timeout: float = 1.0
+    ack_check_interval: float = 0.05  # release acks of timed-out peers, resume stalled pushes
+    replication_call_timeout: float = 2.0  # one push or sync page (bulk: longer than a ping)
+    anti_entropy_interval: float = 2.0  # pull from a random peer what we may have missed
     catchup_batch: int = 5000
     startup_catchup_timeout: float = 3.0
     # Deadline for a client request inside a server (a REQ client must always get a reply).
@@ -47,8 +51,14 @@ class Timing:
 
     @property
     def failover_bound(self) -> float:
-        """Worst case from a dead coordinator to a new one announced."""
-        return self.peer_failure_detection + self.election_answer_timeout + self.announce_timeout
+        """Worst case from a dead coordinator to a new one announced (each of the two election
+        timeouts is noticed up to one election tick late)."""
+        return (
+            self.peer_failure_detection
+            + self.election_answer_timeout
+            + self.announce_timeout
+            + 2 * self.election_tick_interval
+        )
 
     def validate(self, failover_target: float = 5.0) -> Timing:
         positive = {k: v for k, v in self.__dict__.items() if isinstance(v, (int, float))}
@@ -62,6 +72,10 @@ class Timing:
             )
         if self.liveness_timeout <= self.heartbeat_interval:
             raise TimingError("liveness_intervals must exceed 1 heartbeat")
+        if self.ack_check_interval >= self.replication_ack_timeout:
+            raise TimingError("ack_check_interval must be shorter than replication_ack_timeout")
+        if self.election_tick_interval >= self.election_answer_timeout:
+            raise TimingError("election_tick_interval must be shorter than election timeouts")
         if self.replication_ack_timeout >= self.request_deadline:
             raise TimingError("replication_ack_timeout must be shorter than request_deadline")
         if self.request_deadline >= self.request_timeout:

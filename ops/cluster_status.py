@@ -11,7 +11,7 @@ from typing import Any
 
 import zmq
 
-from actors.clocks import LamportClock
+from config.clocks import LamportClock
 from ops import rpc
 
 

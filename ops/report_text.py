@@ -77,9 +77,7 @@ def _replication(data: dict[str, Any]) -> str:
         out.append(table(["time", "node", "events", "seconds"], rows, indent="    "))
     rows = [["all", *_stats(data["lag_ms"])]]
     rows += [[node, *_stats(p)] for node, p in data["lag_ms_per_replica"].items()]
-    out.append(
-        "  lag from durable on the origin to events_applied (on each replica), ms:"
-    )
+    out.append("  lag from durable on the origin to events_applied (on each replica), ms:")
     out.append(table(["replica", "events", "p50", "p99", "max"], rows, indent="    "))
     return "\n".join(out)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import zmq
 
-from actors.clocks import LamportClock
+from config.clocks import LamportClock
 from transport import codec
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pykka
 
 from actors.base import Node
-from actors.session import Call, Delivery, Incoming, SessionActor, Subscribe, Unreachable
+from actors.session import ClusterRequest, Delivery, Incoming, SessionActor, Subscribe, Unreachable
 from config.timing import DEFAULT_TIMING, Timing
 from transport.pump import Pump
 
@@ -42,7 +42,7 @@ class ChatClient:
     def call(self, service: str, **data: Any) -> dict[str, Any]:
         """Send one request; returns the reply's data or raises Unreachable."""
         result: Future = Future()
-        self._tell(Call(service, data, result))
+        self._tell(ClusterRequest(service, data, result))
         # The pump always settles a call (reply or Unreachable after its retries); the bound
         # only guards against a dead pump. Calls from several threads queue one by one.
         try:

@@ -54,7 +54,7 @@ def run_server(ns: argparse.Namespace) -> None:
 
     node = _node("server", ns)
     node.clock.skew = ns.clock_skew
-    run_until_signal(server.build(server_settings(ns), node).assembly)
+    run_until_signal(server.build(server_settings(ns), node))
 
 
 def run_bot(ns: argparse.Namespace) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from actors.base import Node
-from actors.messages import ClientRequest, Tick
+from actors.messages import ClientRequest, ExpiryDue
 from actors.registry import RegistryActor
 from actors.scheduler import Scheduler
 from roles.assembly import Assembly
@@ -35,4 +35,4 @@ def _assemble(node: Node, bind: str, data_dir: str, assembly: Assembly) -> None:
     pump.start()
     scheduler = Scheduler()
     assembly.add("scheduler", scheduler.stop)
-    scheduler.every(node.timing.heartbeat_interval, lambda: registry.tell(Tick("expire")))
+    scheduler.every(node.timing.heartbeat_interval, lambda: registry.tell(ExpiryDue()))

@@ -23,12 +23,12 @@ from typing import Any, TypeVar
 
 import pykka
 
-from actors.base import Ping, teller
-from actors.clocks import AdjustedClock, LamportClock
+from actors.base import Ping
 from actors.routes import Routes
 from actors.scheduler import ManualScheduler
+from config.clocks import AdjustedClock, LamportClock
 from transport import codec
-from transport.pump import Inbound, Publication, Response
+from transport.port import Call, Inbound, Publication, Response
 
 T = TypeVar("T")
 ASK_TIMEOUT = 5.0
@@ -97,14 +97,21 @@ class Published:
 
 @dataclass
 class SentRequest:
-    endpoint: str
-    service: str
-    data: dict[str, Any]
+    call: Call
     on_done: Callable[[Response], None]
-    timeout: float
-    retries: int
-    lane: str = ""
     answered: bool = False
+
+    @property
+    def endpoint(self) -> str:
+        return self.call.endpoint
+
+    @property
+    def service(self) -> str:
+        return self.call.service
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.call.data
 
     def complete(self, data: dict[str, Any] | None = None, rtt: float = 0.0) -> None:
         self._finish(Response(True, self.endpoint, self.service, dict(data or {}), rtt=rtt))
@@ -135,19 +142,8 @@ class FakeTransport:
     ) -> None:
         self.publishes.append(Published(key, topic, message, clock))
 
-    def request(
-        self,
-        endpoint: str,
-        service: str,
-        data: dict[str, Any],
-        on_done: Callable[[Response], None],
-        timeout: float,
-        retries: int,
-        lane: str = "",
-    ) -> None:
-        self.requests.append(
-            SentRequest(endpoint, service, dict(data), on_done, timeout, retries, lane)
-        )
+    def request(self, call: Call, on_done: Callable[[Response], None]) -> None:
+        self.requests.append(SentRequest(call, on_done))
 
     def subscribe(self, key: str, topic: str, on: bool = True) -> None:
         self.subscriptions.append((key, topic, on))
@@ -211,23 +207,11 @@ class NetTransport(FakeTransport):
             self.node.name, lambda: self.network._publish(self.node, topic, body, stamp)
         )
 
-    def request(
-        self,
-        endpoint: str,
-        service: str,
-        data: dict[str, Any],
-        on_done: Callable[[Response], None],
-        timeout: float,
-        retries: int,
-        lane: str = "",
-    ) -> None:
-        super().request(endpoint, service, data, on_done, timeout, retries, lane)
+    def request(self, call: Call, on_done: Callable[[Response], None]) -> None:
+        super().request(call, on_done)
         clock = self.node.lamport.tick()
         self.network._post(
-            self.node.name,
-            lambda: self.network._request(
-                self.node, endpoint, service, dict(data), on_done, timeout * (retries + 1), clock
-            ),
+            self.node.name, lambda: self.network._request(self.node, call, on_done, clock)
         )
 
 
@@ -243,21 +227,19 @@ class NetNode:
         self.lamport = LamportClock()
         self.clock = clock or AdjustedClock()
         self.transport = NetTransport(network, self)
-        self.routes = Routes()
+        self.routes = Routes(wrap=network._counted)  # every tell counts as network activity
         self.actors: dict[str, pykka.ActorRef] = {}
+        self.graph: Any = None  # a server's ServerGraph, set by the test that starts one
         self.topics: set[str] = set()
         # What the node does with a request or publication that reaches it (set by the test).
         self.on_request: Callable[[Inbound], None] = lambda inbound: None
         self.on_publication: Callable[[Publication], None] = lambda publication: None
 
     def add(self, name: str, target: pykka.ActorRef | Callable[[Any], None]) -> Any:
-        """Route `name` to an actor (or callable); every tell counts as network activity."""
+        """Route `name` to an actor (or callable)."""
         if isinstance(target, pykka.ActorRef):
             self.actors[name] = target
-            tell = teller(target)
-        else:
-            tell = target
-        self.routes.add(name, self.network._counted(tell))
+        self.routes.add(name, target)
         return target
 
     def subscribe(self, *topics: str) -> None:
@@ -410,18 +392,13 @@ class FakeNetwork:
         call.on_done(response)
 
     def _request(
-        self,
-        src: NetNode,
-        endpoint: str,
-        service: str,
-        data: dict[str, Any],
-        on_done: Callable[[Response], None],
-        give_up: float,
-        clock: int,
+        self, src: NetNode, sent: Call, on_done: Callable[[Response], None], clock: int
     ) -> None:
+        endpoint, service = sent.endpoint, sent.service
         call = _Call(src.name, endpoint, service, on_done, self.now())
         self.scheduler.after(
-            give_up, lambda: self._finish(call, Response(False, endpoint, service, error="timeout"))
+            sent.timeout * (sent.retries + 1),
+            lambda: self._finish(call, Response(False, endpoint, service, error="timeout")),
         )
         dst = next((n for n in self.nodes.values() if n.endpoint == endpoint), None)
         if dst is None:
@@ -431,7 +408,7 @@ class FakeNetwork:
         def arrive() -> None:
             dst.lamport.merge(clock)
             self._calls[token] = call
-            body = {**data, "timestamp": src.clock.now(), "clock": clock}
+            body = {**sent.data, "timestamp": src.clock.now(), "clock": clock}
             dst.on_request(Inbound("peer", token, codec.Request(service, body, clock)))
 
         self._send(src.name, dst.name, arrive)

@@ -1,11 +1,58 @@
-"""What actors need from the transport; the Pump implements it and tests use a fake."""
+"""What actors need from the transport, and the values that cross it.
+
+The socket pump implements `Transport`; tests substitute a fake. Actors import this module,
+never the pump.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from transport.pump import Inbound, Response
+from transport import codec
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A request received on a serving socket; answer it with Transport.reply."""
+
+    key: str
+    token: int
+    request: codec.Request
+
+
+@dataclass(frozen=True)
+class Publication:
+    key: str
+    topic: str
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Call:
+    """An outgoing request, retried Lazy-Pirate style: `retries` resends after `timeout`
+    seconds each. Calls to one endpoint in one lane go one at a time; separate lanes keep a
+    slow conversation from delaying another (a liveness ping behind a bulk catch-up)."""
+
+    endpoint: str
+    service: str
+    data: dict[str, Any]
+    timeout: float
+    retries: int
+    lane: str = ""
+
+
+@dataclass(frozen=True)
+class Response:
+    """Outcome of a Call: ok with the reply's data, or not ok with a reason."""
+
+    ok: bool
+    endpoint: str
+    service: str
+    data: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    rtt: float = 0.0
 
 
 class Transport(Protocol):
@@ -15,15 +62,9 @@ class Transport(Protocol):
         self, key: str, topic: str, message: dict[str, Any], clock: int | None = None
     ) -> None: ...
 
-    def request(
-        self,
-        endpoint: str,
-        service: str,
-        data: dict[str, Any],
-        on_done: Callable[[Response], None],
-        timeout: float,
-        retries: int,
-        lane: str = "",
-    ) -> None: ...
+    def request(self, call: Call, on_done: Callable[[Response], None]) -> None:
+        """Send `call`; `on_done` gets the Response on the transport's thread, so it must
+        only hand over (BaseActor.call does that)."""
+        ...
 
     def subscribe(self, key: str, topic: str, on: bool = True) -> None: ...

@@ -22,52 +22,20 @@ from typing import Any
 import structlog
 import zmq
 
-from actors.clocks import AdjustedClock, LamportClock
+from config.clocks import AdjustedClock, LamportClock
 from config.logging import bind_node
 from transport import codec
 from transport.lazy_pirate import LazyPirate, Verdict
+from transport.port import Call, Inbound, Publication, Response
 
 log = structlog.get_logger()
 POLL_MS = 50  # how often deadlines are checked
 
 
-@dataclass(frozen=True)
-class Inbound:
-    """A request received on a serving socket; answer it with Pump.reply."""
-
-    key: str
-    token: int
-    request: codec.Request
-
-
-@dataclass(frozen=True)
-class Publication:
-    key: str
-    topic: str
-    message: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Response:
-    """Outcome of Pump.request: ok with the reply's data, or not ok with a reason."""
-
-    ok: bool
-    endpoint: str
-    service: str
-    data: dict[str, Any] = field(default_factory=dict)
-    error: str = ""
-    rtt: float = 0.0
-
-
 @dataclass
 class _Call:
-    endpoint: str
-    service: str
-    data: dict[str, Any]
+    call: Call
     on_done: Callable[[Response], None]
-    timeout: float
-    retries: int
-    lane: str = ""
     pirate: LazyPirate | None = None
     payload: bytes = b""
 
@@ -189,22 +157,11 @@ class Pump:
     ) -> None:
         self._submit(lambda: self._send_publication(key, topic, message, clock))
 
-    def request(
-        self,
-        endpoint: str,
-        service: str,
-        data: dict[str, Any],
-        on_done: Callable[[Response], None],
-        timeout: float,
-        retries: int,
-        lane: str = "",
-    ) -> None:
-        """Send a request with retries; `on_done` gets the Response (on the pump thread, so
-        it must only hand over). Requests to one endpoint in one lane go one at a time;
-        separate lanes keep a slow conversation from delaying another (a liveness ping
-        behind a bulk catch-up)."""
-        call = _Call(endpoint, service, data, on_done, timeout, retries, lane)
-        self._submit(lambda: self._enqueue_call(call))
+    def request(self, call: Call, on_done: Callable[[Response], None]) -> None:
+        """Send `call` with retries; `on_done` gets the Response (on the pump thread, so it
+        must only hand over)."""
+        pending = _Call(call, on_done)
+        self._submit(lambda: self._enqueue_call(pending))
 
     # ---- socket setup (pump thread) ---------------------------------------------------
 
@@ -415,7 +372,8 @@ class Pump:
     # ---- outgoing requests (Lazy Pirate, one REQ socket per endpoint and lane) --------
 
     def _enqueue_call(self, call: _Call) -> None:
-        channel = self._channels.setdefault((call.endpoint, call.lane), _Channel(call.endpoint))
+        key = (call.call.endpoint, call.call.lane)
+        channel = self._channels.setdefault(key, _Channel(call.call.endpoint))
         channel.calls.append(call)
         if len(channel.calls) == 1:
             self._send_call(channel)
@@ -434,17 +392,19 @@ class Pump:
     def _send_call(self, channel: _Channel) -> None:
         call = channel.calls[0]
         sock = channel.socket or self._reopen(channel)
-        call.payload = codec.encode(call.service, call.data, self.lamport.tick(), self.clock.now())
-        call.pirate = LazyPirate(call.timeout, call.retries, time.monotonic())
+        call.payload = codec.encode(
+            call.call.service, call.call.data, self.lamport.tick(), self.clock.now()
+        )
+        call.pirate = LazyPirate(call.call.timeout, call.call.retries, time.monotonic())
         sock.send(call.payload)
 
     def _finish_call(self, channel: _Channel, ok: bool, data: dict[str, Any], error: str) -> None:
         call = channel.calls.popleft()
         rtt = time.monotonic() - call.pirate.sent_at if call.pirate else 0.0
         try:
-            call.on_done(Response(ok, channel.endpoint, call.service, data, error, rtt))
+            call.on_done(Response(ok, channel.endpoint, call.call.service, data, error, rtt))
         except Exception:
-            log.exception("call_callback_failed", service=call.service)
+            log.exception("call_callback_failed", service=call.call.service)
         if channel.calls:
             self._send_call(channel)
 

@@ -22,7 +22,7 @@ from actors.messages import (
 )
 from actors.routes import Routes
 from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound, stop_all_actors
-from transport.pump import Inbound
+from transport.port import Inbound
 
 
 @pytest.fixture(autouse=True)

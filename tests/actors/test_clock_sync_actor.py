@@ -11,9 +11,9 @@ import pytest
 
 from actors.base import Node
 from actors.clock_sync import ClockSyncActor
-from actors.clocks import AdjustedClock
 from actors.messages import CoordinatorAnnounced, Membership, MessageHandled, Peer, PeerRequest
 from actors.routes import Routes
+from config.clocks import AdjustedClock
 from tests.fakes import (
     FakeNetwork,
     FakeTransport,
@@ -99,7 +99,7 @@ def test_a_new_coordinator_starts_a_round() -> None:
     node.lead(A, B)
     calls = node.transport.sent("clock")
     assert sorted(c.endpoint for c in calls) == [A.address, B.address]
-    assert all(c.retries == 0 and c.lane == "clock" for c in calls)
+    assert all(c.call.retries == 0 and c.call.lane == "clock" for c in calls)
 
 
 def test_followers_never_run_rounds() -> None:

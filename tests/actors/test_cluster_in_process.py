@@ -10,21 +10,14 @@ from typing import Any
 import pytest
 
 from actors.base import Node
-from actors.chat import ChatActor
-from actors.clock_sync import ClockSyncActor
-from actors.election import ElectionActor
 from actors.event_store import EventStore
 from actors.events import Event
-from actors.membership import MembershipActor
-from actors.messages import ClientRequest, CoordinatorAnnounced, PeerRequest, Replicated, Tick
-from actors.persistence import PersistenceActor
+from actors.messages import ClientRequest, CoordinatorAnnounced, ExpiryDue, Replicated
 from actors.registry import RegistryActor
-from actors.replication import ReplicationActor
-from actors.routes import Routes
 from config.timing import DEFAULT_TIMING
-from roles.server import PEER_SERVICES, _on_publication
+from roles.server_graph import SUBSCRIBED_TOPICS, start_server_actors
 from tests.fakes import FakeNetwork, Mailbox, NetNode, Reply, stop_all_actors
-from transport.pump import Publication
+from transport.port import Publication
 
 REFERENCE = "tcp://reference:5559"
 TIMING = DEFAULT_TIMING
@@ -42,58 +35,39 @@ def start_reference(net: FakeNetwork) -> NetNode:
     node = Node("reference", "reference", place.lamport, place.clock, TIMING)
     place.add("registry", RegistryActor.start(node, place.transport, None, now=net.now))
     place.on_request = lambda inbound: place.routes.tell("registry", ClientRequest(inbound))
-    net.scheduler.every(
-        TIMING.heartbeat_interval, lambda: place.routes.tell("registry", Tick("expire"))
-    )
+    net.scheduler.every(TIMING.heartbeat_interval, place.routes.sender("registry", ExpiryDue()))
     return place
 
 
 def start_server(net: FakeNetwork, name: str, data_dir: Path) -> NetNode:
-    """The actor graph of roles/server.py, on the fake network and virtual time."""
+    """roles/server.py's actor graph (the same wiring), on the fake network and virtual time."""
     place = net.node(name)
     node = Node("server", name, place.lamport, place.clock, TIMING)
-    transport, routes = place.transport, place.routes
-    persistence = PersistenceActor.start(
-        node, data_dir / f"{name}.sqlite3", transport, routes.to("replication")
+    graph = start_server_actors(
+        node,
+        place.transport,
+        place.routes,
+        data_dir / f"{name}.sqlite3",
+        REFERENCE,
+        place.endpoint,
+        on_started=place.add,
+        now=net.now,
     )
-    snapshot = persistence.proxy().snapshot().get(timeout=5)
-    place.add("persistence", persistence)
-    place.add(
-        "replication", ReplicationActor.start(node, transport, routes, snapshot.heads, now=net.now)
-    )
-    place.add("chat", ChatActor.start(node, transport, routes, snapshot.users, snapshot.channels))
-    place.add("election", ElectionActor.start(node, transport, routes, now=net.now))
-    place.add("clock", ClockSyncActor.start(node, transport, routes))
-    place.add(
-        "membership", MembershipActor.start(node, transport, routes, REFERENCE, place.endpoint)
-    )
-
-    def on_request(inbound: Any) -> None:
-        target = PEER_SERVICES.get(inbound.request.service)
-        if target in place.actors:
-            routes.tell(target, PeerRequest(inbound))
-
-    place.on_request = on_request
-    place.subscribe("servers", "replication")
-    place.on_publication = lambda publication: _on_publication(routes, publication)
-
-    def every(interval: float, actor: str, what: str) -> None:
-        net.scheduler.every(interval, lambda: routes.tell(actor, Tick(what)))
-
-    routes.tell("membership", Tick("heartbeat"))
-    every(TIMING.heartbeat_interval, "membership", "heartbeat")
-    every(0.05, "replication", "acks")
-    every(TIMING.heartbeat_interval * 2, "replication", "anti_entropy")
-    every(0.1, "election", "election")
-    every(TIMING.coordinator_check_interval, "election", "check")
-    every(TIMING.clock_sync_interval, "clock", "sync")
+    place.on_request = graph.on_peer_request
+    place.subscribe(*SUBSCRIBED_TOPICS)
+    place.on_publication = graph.on_publication
+    place.graph = graph
+    graph.start_membership(net.scheduler)
+    graph.start_timers(net.scheduler)
     return place
 
 
-def test_publications_are_routed_liberally_and_foreign_shapes_ignored() -> None:
-    routes, election, replication = Routes(), Mailbox(), Mailbox()
-    routes.add("election", election)
-    routes.add("replication", replication)
+def test_publications_are_routed_liberally_and_foreign_shapes_ignored(tmp_path: Path) -> None:
+    net = FakeNetwork()
+    graph = start_server(net, "a", tmp_path).graph
+    election, replication = Mailbox(), Mailbox()
+    graph.routes.add("election", election)
+    graph.routes.add("replication", replication)
     event = Event("b", 1, 4, "login", user="bob", timestamp=1.0)
     for topic, message in [
         ("servers", {"service": "election", "data": {"coordinator": "x"}}),
@@ -121,7 +95,7 @@ def test_publications_are_routed_liberally_and_foreign_shapes_ignored() -> None:
         ("replication", {"service": "replication", "data": "junk"}),
         ("elsewhere", {"service": "election", "data": {"coordinator": "w"}}),
     ]:
-        _on_publication(routes, Publication("sub", topic, message))
+        graph.on_publication(Publication("sub", topic, message))
     assert election.messages == [CoordinatorAnnounced("x"), CoordinatorAnnounced("y")]
     assert replication.messages == [Replicated(event)]
 
@@ -153,7 +127,7 @@ class Cluster:
         self.client_clock += 1
         sent = self.client_clock
         inbound = place.inbound(service, data, clock=sent)
-        place.routes.tell("chat", ClientRequest(inbound))
+        place.graph.on_client_request(inbound)
         self.elapsed = self.net.run_until(lambda: place.transport.replied(inbound), within=3.0)
         reply = place.transport.reply_to(inbound)
         assert reply.clock is not None

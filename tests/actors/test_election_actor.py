@@ -9,7 +9,14 @@ import pytest
 
 from actors.base import Node
 from actors.election import ElectionActor
-from actors.messages import CoordinatorAnnounced, Membership, Peer, PeerRequest, Tick
+from actors.messages import (
+    CoordinatorAnnounced,
+    CoordinatorCheckDue,
+    ElectionTick,
+    Membership,
+    Peer,
+    PeerRequest,
+)
 from actors.routes import Routes
 from actors.scheduler import ManualScheduler
 from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound, stop_all_actors
@@ -72,8 +79,8 @@ def test_a_lower_server_asks_every_higher_one() -> None:
     a = Election(A, B, C)
     calls = a.transport.sent("election")
     assert sorted(call.endpoint for call in calls) == [B.address, C.address]
-    assert all(call.timeout == a.node.timing.election_answer_timeout for call in calls)
-    assert all(call.retries == 0 for call in calls)
+    assert all(sent.call.timeout == a.node.timing.election_answer_timeout for sent in calls)
+    assert all(sent.call.retries == 0 for sent in calls)
     assert a.announced() == []
 
 
@@ -81,7 +88,7 @@ def test_after_an_ok_the_announce_decides() -> None:
     a = Election(A, B, C)
     a.answer_elections(ok=True)
     a.time.advance(a.node.timing.election_answer_timeout + 0.1)
-    a.tell(Tick("election"))
+    a.tell(ElectionTick())
     assert a.announced() == []  # an OK forbids claiming victory
     a.tell(CoordinatorAnnounced("c"))
     assert a.coordinator == "c"
@@ -91,10 +98,10 @@ def test_after_an_ok_the_announce_decides() -> None:
 def test_no_answer_in_time_means_victory() -> None:
     a = Election(A, B, C)
     a.answer_elections(ok=False)
-    a.tell(Tick("election"))
+    a.tell(ElectionTick())
     assert a.announced() == []  # not before the deadline
     a.time.advance(a.node.timing.election_answer_timeout)
-    a.tell(Tick("election"))
+    a.tell(ElectionTick())
     assert a.announced() == ["a"]
     assert a.coordinator == "a"
 
@@ -103,7 +110,7 @@ def test_a_reply_that_is_not_ok_is_no_answer() -> None:
     a = Election(A, B)
     a.transport.sent("election")[0].complete({"election": "maybe"})
     a.time.advance(a.node.timing.election_answer_timeout)
-    a.tell(Tick("election"))
+    a.tell(ElectionTick())
     assert a.coordinator == "a"
 
 
@@ -111,7 +118,7 @@ def test_ok_then_silence_restarts_the_election() -> None:
     a = Election(A, B, C)
     a.answer_elections(ok=True)
     a.time.advance(a.node.timing.announce_timeout)
-    a.tell(Tick("election"))
+    a.tell(ElectionTick())
     assert len(a.transport.sent("election", pending_only=True)) == 2
 
 
@@ -143,12 +150,12 @@ def test_a_lower_server_claiming_power_is_bullied() -> None:
 def test_followers_ping_the_coordinator_one_ping_at_a_time() -> None:
     a = Election(A, B, C)
     a.tell(CoordinatorAnnounced("c"))
-    a.tell(Tick("check"), Tick("check"))
+    a.tell(CoordinatorCheckDue(), CoordinatorCheckDue())
     [ping] = a.transport.sent("clock")
-    assert ping.endpoint == C.address and ping.lane == "ping"
+    assert ping.endpoint == C.address and ping.call.lane == "ping"
     ping.complete({"time": 1.0})
     barrier(a.ref)
-    a.tell(Tick("check"))
+    a.tell(CoordinatorCheckDue())
     assert len(a.transport.sent("clock")) == 2
     assert a.coordinator == "c"
 
@@ -157,7 +164,7 @@ def test_an_unreachable_coordinator_starts_an_election() -> None:
     a = Election(A, B, C)
     a.answer_elections(ok=True)
     a.tell(CoordinatorAnnounced("c"))
-    a.tell(Tick("check"))
+    a.tell(CoordinatorCheckDue())
     a.transport.sent("clock")[0].fail()
     barrier(a.ref)
     assert a.coordinator is None
@@ -169,7 +176,7 @@ def test_an_unreachable_coordinator_starts_an_election() -> None:
 
 def test_the_coordinator_reannounces_every_few_checks() -> None:
     c = Election(C, A, B)
-    c.tell(*[Tick("check")] * 6)
+    c.tell(*[CoordinatorCheckDue()] * 6)
     assert c.announced() == ["c", "c", "c"]
     assert c.transport.sent("clock") == []
 
@@ -197,7 +204,7 @@ def test_without_a_rank_no_election_starts_until_one_is_known() -> None:
     a = Election(A, join=False)
     a.tell(Membership(None, (B,)))
     a.time.advance(5.0)
-    a.tell(Tick("election"))
+    a.tell(ElectionTick())
     assert a.transport.requests == [] and a.announced() == []
     a.tell(Membership(1, (B,)))
     assert [c.endpoint for c in a.transport.sent("election")] == [B.address]

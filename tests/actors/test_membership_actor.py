@@ -10,7 +10,7 @@ import pytest
 
 from actors.base import Node
 from actors.membership import LISTENERS, MembershipActor, parse_peers
-from actors.messages import Membership, Peer, Tick
+from actors.messages import HeartbeatDue, Membership, Peer
 from actors.routes import Routes
 from tests.fakes import FakeTransport, Mailbox, SentRequest, barrier, stop_all_actors
 
@@ -43,7 +43,7 @@ class Members:
         routes.add("membership", self.ref)
 
     def tick(self) -> None:
-        self.ref.tell(Tick("heartbeat"))
+        self.ref.tell(HeartbeatDue())
         barrier(self.ref)
 
     def pending(self) -> SentRequest:

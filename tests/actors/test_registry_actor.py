@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from actors.base import Node
-from actors.messages import ClientRequest, Tick
+from actors.messages import ClientRequest, ExpiryDue
 from actors.registry import RegistryActor
 from actors.scheduler import ManualScheduler
 from tests.fakes import FakeTransport, barrier, make_inbound, stop_all_actors
@@ -64,7 +64,7 @@ def test_silent_servers_leave_the_list_and_keep_their_rank(reference: Reference)
     for _ in range(4):
         reference.time.advance(timeout / 2)
         assert reference.call("heartbeat", user="b") == {"status": "OK"}
-    reference.ref.tell(Tick("expire"))
+    reference.ref.tell(ExpiryDue())
     assert reference.names() == ["b"]
     assert reference.call("heartbeat", user="a") == {"status": "OK"}  # back, same rank
     assert reference.call("list")["list"][0] == {"name": "a", "rank": 1}

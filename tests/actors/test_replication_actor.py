@@ -10,18 +10,22 @@ import pytest
 from actors.base import Node
 from actors.events import Event
 from actors.messages import (
+    AcksDue,
+    AntiEntropyDue,
     Append,
     Appended,
     Applied,
     ClientRequest,
     LocalWrite,
+    LocalWrites,
     Membership,
     Peer,
     PeerRequest,
     RefreshThenRetry,
     Replicated,
+    SeenPublished,
     ServeSync,
-    Tick,
+    SyncStep,
     WriteDone,
 )
 from actors.replication import ReplicationActor
@@ -90,7 +94,7 @@ def test_local_write_becomes_the_next_event_of_this_origin() -> None:
     assert (event.origin, event.seq, event.op) == ("a", 5, "publish")
     assert (event.user, event.channel, event.message) == ("ana", "g", "hi")
     assert event.clock > before
-    assert append.tag == ("local", 5)
+    assert append.tag == LocalWrites()
 
 
 def test_write_is_acknowledged_only_when_durable_and_applied_by_the_peer(rep: Replication) -> None:
@@ -155,10 +159,10 @@ def test_silent_peer_is_marked_lagging_after_the_timeout(rep: Replication) -> No
     rep.durable(rep.persistence.only(Append), {"a": 1})
     push_b, _ = rep.transport.sent("replicate")
     push_b.complete({"status": "OK", "heads": {"a": 1}})
-    rep.tell(Tick("acks"))
+    rep.tell(AcksDue())
     assert rep.chat.of(WriteDone) == []  # c has not answered yet
     rep.time.advance(rep.node.timing.replication_ack_timeout)
-    rep.tell(Tick("acks"))
+    rep.tell(AcksDue())
     assert rep.chat.only(WriteDone).token == "t1"
     assert rep.stats()["lagging"] == ["c"]
 
@@ -169,7 +173,7 @@ def test_lagging_peer_is_not_waited_for_until_it_catches_up(rep: Replication) ->
     rep.durable(rep.persistence.of(Append)[0], {"a": 1})
     first_push = rep.transport.sent("replicate")[0]
     rep.time.advance(5.0)
-    rep.tell(Tick("acks"))
+    rep.tell(AcksDue())
     assert rep.stats()["lagging"] == ["b"]
     rep.tell(LocalWrite("login", {"user": "bob"}, "t2"))
     rep.durable(rep.persistence.of(Append)[1], {"a": 2})
@@ -187,7 +191,7 @@ def test_a_failed_push_is_sent_again_on_the_next_tick(rep: Replication) -> None:
     rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
     rep.transport.sent("replicate")[0].fail()
     barrier(rep.ref)
-    rep.tell(Tick("acks"))
+    rep.tell(AcksDue())
     pushes = rep.transport.sent("replicate")
     assert len(pushes) == 2 and not pushes[1].answered
     assert [e["seq"] for e in pushes[1].data["events"]] == [1]
@@ -208,7 +212,7 @@ def test_only_one_push_per_peer_is_in_flight(rep: Replication) -> None:
 
 def test_replicated_event_in_sequence_is_stored(rep: Replication) -> None:
     rep.tell(Replicated(theirs("b", 1)))
-    assert rep.persistence.only(Append) == Append((theirs("b", 1),), ("pub",))
+    assert rep.persistence.only(Append) == Append((theirs("b", 1),), SeenPublished())
 
 
 def test_duplicate_replicated_events_are_ignored(rep: Replication) -> None:
@@ -248,7 +252,7 @@ def test_a_gap_triggers_a_sync_from_a_peer() -> None:
     barrier(rep.ref)
     append = rep.persistence.only(Append)
     assert [e.id for e in append.events] == ["d:1", "d:2", "d:3"]
-    assert append.tag[0] == "sync"
+    assert append.tag == SyncStep(B.name, more=False)
 
 
 def test_publications_of_pushing_peers_are_left_to_their_pushes() -> None:
@@ -353,10 +357,10 @@ def test_a_failed_sync_still_ends_the_refresh(rep: Replication) -> None:
 
 
 def test_anti_entropy_pulls_from_a_peer(rep: Replication) -> None:
-    rep.tell(Tick("anti_entropy"))
+    rep.tell(AntiEntropyDue())
     assert rep.transport.requests == []
     rep.peers(B)
-    rep.tell(Tick("anti_entropy"))
+    rep.tell(AntiEntropyDue())
     assert [r.endpoint for r in rep.transport.sent("sync")] == [B.address]
 
 

@@ -15,7 +15,7 @@ from actors.base import Node, Ping
 from actors.chat_rules import publication
 from actors.events import Event
 from actors.session import (
-    Call,
+    ClusterRequest,
     Delivery,
     Incoming,
     SessionActor,
@@ -26,7 +26,7 @@ from actors.session import (
 from config.timing import Timing
 from tests.fakes import FakeTransport
 from transport.codec import split_publication
-from transport.pump import Publication, Response
+from transport.port import Publication, Response
 
 BROKER = "tcp://broker.test:5555"
 TIMING = Timing(request_timeout=1.5, request_retries=2)
@@ -36,8 +36,9 @@ class Harness:
     def __init__(self) -> None:
         self.transport = FakeTransport()
         self.deliveries: list[Delivery] = []
-        self.ref = SessionActor.start(Node("client", "test", timing=TIMING), self.transport,
-                                      BROKER, self.deliveries.append)
+        self.ref = SessionActor.start(
+            Node("client", "test", timing=TIMING), self.transport, BROKER, self.deliveries.append
+        )
 
     def tell(self, message: Any) -> None:
         self.ref.tell(message)
@@ -56,7 +57,7 @@ class Harness:
     def call(self, service: str, **data: Any) -> Future:
         """What ChatClient.call does: a Call carrying a future."""
         result: Future = Future()
-        self.tell(Call(service, data, result))
+        self.tell(ClusterRequest(service, data, result))
         self.settle()
         return result
 
@@ -76,18 +77,28 @@ def stamped(topic: str, payload: dict[str, Any], clock: int) -> tuple[str, dict[
 
 
 def private(src: str, dst: str, text: str, clock: int = 5) -> tuple[str, dict[str, Any]]:
-    event = Event("server-0", 1, clock, "message", user=src, dst=dst, message=text,
-                  timestamp=1_700_000_000.25)
+    event = Event(
+        "server-0", 1, clock, "message", user=src, dst=dst, message=text, timestamp=1_700_000_000.25
+    )
     return stamped(*publication(event), clock)
 
 
 def post(user: str, channel: str, text: str, clock: int = 5) -> tuple[str, dict[str, Any]]:
-    event = Event("server-0", 1, clock, "publish", user=user, channel=channel, message=text,
-                  timestamp=1_700_000_000.25)
+    event = Event(
+        "server-0",
+        1,
+        clock,
+        "publish",
+        user=user,
+        channel=channel,
+        message=text,
+        timestamp=1_700_000_000.25,
+    )
     return stamped(*publication(event), clock)
 
 
 # ---- filtering ----------------------------------------------------------------------------
+
 
 def test_a_prefix_match_is_dropped_and_the_exact_topic_delivered(session: Harness) -> None:
     session.tell(Subscribe("ana"))
@@ -118,16 +129,23 @@ def test_subscriptions_reach_the_transport_once(session: Harness) -> None:
     session.tell(Subscribe("never", on=False))
     session.settle()
     assert session.transport.subscriptions == [
-        ("sub", "ana", True), ("sub", "geral", True), ("sub", "geral", False)]
+        ("sub", "ana", True),
+        ("sub", "geral", True),
+        ("sub", "geral", False),
+    ]
 
 
 # ---- requests -----------------------------------------------------------------------------
+
 
 def test_a_call_goes_to_the_broker_with_the_client_timing(session: Harness) -> None:
     result = session.call("login", user="ana")
     [sent] = session.transport.requests
     assert (sent.endpoint, sent.service, sent.data) == (BROKER, "login", {"user": "ana"})
-    assert (sent.timeout, sent.retries) == (TIMING.request_timeout, TIMING.request_retries)
+    assert (sent.call.timeout, sent.call.retries) == (
+        TIMING.request_timeout,
+        TIMING.request_retries,
+    )
     assert not result.done()
     sent.on_done(Response(True, BROKER, "login", {"status": "sucesso", "clock": 4}))
     assert result.result(timeout=5) == {"status": "sucesso", "clock": 4}
@@ -157,47 +175,93 @@ def test_an_error_reply_is_data_not_an_exception(session: Harness) -> None:
 
 # ---- publication shapes -------------------------------------------------------------------
 
+
 def test_our_servers_channel_post(session: Harness) -> None:
     session.tell(Subscribe("geral"))
     session.arrive(*post("bob", "geral", "oi", clock=12))
     session.settle()
-    assert session.deliveries == [Delivery("geral", "channel", "bob", "geral", "", "oi",
-                                           1_700_000_000.25, 12)]
+    assert session.deliveries == [
+        Delivery("geral", "channel", "bob", "geral", "", "oi", 1_700_000_000.25, 12)
+    ]
 
 
 def test_our_servers_private_message(session: Harness) -> None:
     session.tell(Subscribe("ana"))
     session.arrive(*private("bob", "ana", "psst", clock=13))
     session.settle()
-    assert session.deliveries == [Delivery("ana", "private", "bob", "", "ana", "psst",
-                                           1_700_000_000.25, 13)]
+    assert session.deliveries == [
+        Delivery("ana", "private", "bob", "", "ana", "psst", 1_700_000_000.25, 13)
+    ]
 
 
 CHANNEL_UNION = {  # protocol.md, "Publications", channel post
-    "service": "publish", "type": "channel", "user": "bob", "src": "bob", "channel": "geral",
-    "message": "oi", "timestamp": 1_700_000_000.5, "clock": 9,
-    "data": {"user": "bob", "channel": "geral", "message": "oi", "timestamp": 1_700_000_000.5,
-             "clock": 9},
+    "service": "publish",
+    "type": "channel",
+    "user": "bob",
+    "src": "bob",
+    "channel": "geral",
+    "message": "oi",
+    "timestamp": 1_700_000_000.5,
+    "clock": 9,
+    "data": {
+        "user": "bob",
+        "channel": "geral",
+        "message": "oi",
+        "timestamp": 1_700_000_000.5,
+        "clock": 9,
+    },
 }
 PRIVATE_UNION = {  # protocol.md, "Publications", private message
-    "service": "message", "type": "private", "src": "bob", "from": "bob", "user": "bob",
-    "dst": "ana", "to": "ana", "message": "psst", "timestamp": 1_700_000_000.5, "clock": 9,
-    "data": {"src": "bob", "dst": "ana", "message": "psst", "timestamp": 1_700_000_000.5,
-             "clock": 9},
+    "service": "message",
+    "type": "private",
+    "src": "bob",
+    "from": "bob",
+    "user": "bob",
+    "dst": "ana",
+    "to": "ana",
+    "message": "psst",
+    "timestamp": 1_700_000_000.5,
+    "clock": 9,
+    "data": {
+        "src": "bob",
+        "dst": "ana",
+        "message": "psst",
+        "timestamp": 1_700_000_000.5,
+        "clock": 9,
+    },
 }
 
 
-@pytest.mark.parametrize(("message", "expected"), [
-    (CHANNEL_UNION, ("channel", "bob", "geral", "", "oi")),
-    (PRIVATE_UNION, ("private", "bob", "", "ana", "psst")),
-    # Peers that keep the fields only inside `data`, or only at the top level.
-    ({"service": "publish", "data": CHANNEL_UNION["data"]}, ("channel", "bob", "geral", "", "oi")),
-    ({"service": "message", "data": PRIVATE_UNION["data"]}, ("private", "bob", "", "ana", "psst")),
-    ({"type": "private", "from": "bob", "to": "ana", "message": "psst", "clock": 9,
-      "timestamp": 1_700_000_000_500}, ("private", "bob", "", "ana", "psst")),
-])
-def test_delivery_parsing_of_peer_shapes(message: dict[str, Any],
-                                         expected: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (CHANNEL_UNION, ("channel", "bob", "geral", "", "oi")),
+        (PRIVATE_UNION, ("private", "bob", "", "ana", "psst")),
+        # Peers that keep the fields only inside `data`, or only at the top level.
+        (
+            {"service": "publish", "data": CHANNEL_UNION["data"]},
+            ("channel", "bob", "geral", "", "oi"),
+        ),
+        (
+            {"service": "message", "data": PRIVATE_UNION["data"]},
+            ("private", "bob", "", "ana", "psst"),
+        ),
+        (
+            {
+                "type": "private",
+                "from": "bob",
+                "to": "ana",
+                "message": "psst",
+                "clock": 9,
+                "timestamp": 1_700_000_000_500,
+            },
+            ("private", "bob", "", "ana", "psst"),
+        ),
+    ],
+)
+def test_delivery_parsing_of_peer_shapes(
+    message: dict[str, Any], expected: tuple[str, ...]
+) -> None:
     d = to_delivery("topic", message)
     assert (d.kind, d.user, d.channel, d.dst, d.message) == expected
     assert d.timestamp == pytest.approx(1_700_000_000.5)

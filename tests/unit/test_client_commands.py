@@ -23,34 +23,38 @@ def at(ts: float) -> str:
 
 # ---- parsing ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("line", "command"), [
-    ("/join geral", cc.Join("geral")),
-    ("/join #geral", cc.Join("geral")),
-    ("/JOIN geral", cc.Join("geral")),
-    ("/j geral", cc.Join("geral")),
-    ("  /join   geral  ", cc.Join("geral")),
-    ("/leave", cc.Leave()),
-    ("/leave #geral", cc.Leave("geral")),
-    ("/part geral", cc.Leave("geral")),
-    ("/channels", cc.ListChannels()),
-    ("/list", cc.ListChannels()),
-    ("/users", cc.ListUsers()),
-    ("/who", cc.ListUsers()),
-    ("/msg bob oi tudo bem?", cc.Msg("bob", "oi tudo bem?")),
-    ("/msg bob   spaced   text ", cc.Msg("bob", "spaced   text")),
-    ("/history", cc.History()),
-    ("/history geral", cc.History("geral")),
-    ("/history #geral", cc.History("#geral")),
-    ("/history bob", cc.History("bob")),
-    ("/help", cc.Help()),
-    ("/quit", cc.Quit()),
-    ("/exit", cc.Quit()),
-    ("/q", cc.Quit()),
-    ("hello world", cc.Post("hello world")),
-    ("  hello  ", cc.Post("hello")),
-    ("//not a command", cc.Post("/not a command")),
-    ("ola /join", cc.Post("ola /join")),
-])
+
+@pytest.mark.parametrize(
+    ("line", "command"),
+    [
+        ("/join geral", cc.Join("geral")),
+        ("/join #geral", cc.Join("geral")),
+        ("/JOIN geral", cc.Join("geral")),
+        ("/j geral", cc.Join("geral")),
+        ("  /join   geral  ", cc.Join("geral")),
+        ("/leave", cc.Leave()),
+        ("/leave #geral", cc.Leave("geral")),
+        ("/part geral", cc.Leave("geral")),
+        ("/channels", cc.ListChannels()),
+        ("/list", cc.ListChannels()),
+        ("/users", cc.ListUsers()),
+        ("/who", cc.ListUsers()),
+        ("/msg bob oi tudo bem?", cc.Msg("bob", "oi tudo bem?")),
+        ("/msg bob   spaced   text ", cc.Msg("bob", "spaced   text")),
+        ("/history", cc.History()),
+        ("/history geral", cc.History("geral")),
+        ("/history #geral", cc.History("#geral")),
+        ("/history bob", cc.History("bob")),
+        ("/help", cc.Help()),
+        ("/quit", cc.Quit()),
+        ("/exit", cc.Quit()),
+        ("/q", cc.Quit()),
+        ("hello world", cc.Post("hello world")),
+        ("  hello  ", cc.Post("hello")),
+        ("//not a command", cc.Post("/not a command")),
+        ("ola /join", cc.Post("ola /join")),
+    ],
+)
 def test_parse(line: str, command: cc.Command) -> None:
     assert cc.parse(line) == command
 
@@ -60,19 +64,22 @@ def test_blank_lines_are_nothing(line: str) -> None:
     assert cc.parse(line) is None
 
 
-@pytest.mark.parametrize(("line", "needle"), [
-    ("/join", "usage: /join CHANNEL"),
-    ("/join a b", "usage: /join CHANNEL"),
-    ("/leave a b", "usage: /leave"),
-    ("/msg", "usage: /msg USER TEXT"),
-    ("/msg bob", "usage: /msg USER TEXT"),
-    ("/msg bob    ", "usage: /msg USER TEXT"),
-    ("/history a b", "usage: /history"),
-    ("/users now", "usage: /users"),
-    ("/quit now", "usage: /quit"),
-    ("/frobnicate", "unknown command /frobnicate"),
-    ("/", "unknown command /"),
-])
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("/join", "usage: /join CHANNEL"),
+        ("/join a b", "usage: /join CHANNEL"),
+        ("/leave a b", "usage: /leave"),
+        ("/msg", "usage: /msg USER TEXT"),
+        ("/msg bob", "usage: /msg USER TEXT"),
+        ("/msg bob    ", "usage: /msg USER TEXT"),
+        ("/history a b", "usage: /history"),
+        ("/users now", "usage: /users"),
+        ("/quit now", "usage: /quit"),
+        ("/frobnicate", "unknown command /frobnicate"),
+        ("/", "unknown command /"),
+    ],
+)
 def test_bad_commands_say_why(line: str, needle: str) -> None:
     command = cc.parse(line)
     assert isinstance(command, cc.Invalid)
@@ -84,10 +91,17 @@ def test_help_lists_every_command() -> None:
         assert usage in cc.HELP
 
 
-@pytest.mark.parametrize(("name", "ok"), [
-    ("ana", True), ("Zé", True), ("", False), ("ana bel", False), ("a\tb", False),
-    ("x\x1b[31m", False),
-])
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("ana", True),
+        ("Zé", True),
+        ("", False),
+        ("ana bel", False),
+        ("a\tb", False),
+        ("x\x1b[31m", False),
+    ],
+)
 def test_name_problem(name: str, ok: bool) -> None:
     assert (cc.name_problem(name) is None) is ok
 
@@ -98,10 +112,14 @@ def test_history_query() -> None:
     assert cc.history_query("#x", "ana", None, []) == {"channel": "x", "limit": 20}
     assert cc.history_query("geral", "ana", None, ["geral"]) == {"channel": "geral", "limit": 20}
     assert cc.history_query("bob", "ana", "geral", ["geral"]) == {
-        "user": "ana", "peer": "bob", "limit": 20}
+        "user": "ana",
+        "peer": "bob",
+        "limit": 20,
+    }
 
 
 # ---- replies and formatting ---------------------------------------------------------------
+
 
 def test_error_replies() -> None:
     assert cc.is_error({"status": "erro", "description": "boom"})
@@ -120,9 +138,15 @@ def test_names_of_and_format_names() -> None:
     assert cc.format_names("channels", []) == "no channels yet"
 
 
-def delivery(kind: str = "channel", topic: str = "geral", user: str = "bob",
-             channel: str = "geral", dst: str = "", message: str = "oi",
-             clock: int = 7) -> Delivery:
+def delivery(
+    kind: str = "channel",
+    topic: str = "geral",
+    user: str = "bob",
+    channel: str = "geral",
+    dst: str = "",
+    message: str = "oi",
+    clock: int = 7,
+) -> Delivery:
     return Delivery(topic, kind, user, channel, dst, message, TS, clock)
 
 
@@ -169,11 +193,14 @@ def test_format_entries() -> None:
 def test_history_titles() -> None:
     assert cc.history_title({"channel": "g"}, 0) == "-- no messages yet in #g"
     assert cc.history_title({"channel": "g"}, 1) == "-- last 1 message of #g"
-    assert cc.history_title({"user": "a", "peer": "b"}, 2) == \
-        "-- last 2 messages of your conversation with b"
+    assert (
+        cc.history_title({"user": "a", "peer": "b"}, 2)
+        == "-- last 2 messages of your conversation with b"
+    )
 
 
 # ---- the shell against a fake cluster -----------------------------------------------------
+
 
 class FakeChat:
     """An in-memory cluster behind ChatClient's interface."""
@@ -232,11 +259,23 @@ class FakeChat:
 
     def _history(self, data: dict[str, Any]) -> dict[str, Any]:
         if "channel" in data:
-            return {"status": "OK",
-                    "messages": [p for p in self.posts if p["channel"] == data["channel"]]}
-        return {"status": "OK", "messages": [
-            {"user": "bob", "src": "bob", "dst": data["user"], "message": "psst",
-             "timestamp": TS, "clock": 1}]}
+            return {
+                "status": "OK",
+                "messages": [p for p in self.posts if p["channel"] == data["channel"]],
+            }
+        return {
+            "status": "OK",
+            "messages": [
+                {
+                    "user": "bob",
+                    "src": "bob",
+                    "dst": data["user"],
+                    "message": "psst",
+                    "timestamp": TS,
+                    "clock": 1,
+                }
+            ],
+        }
 
     def subscribe(self, topic: str, on: bool = True) -> None:
         self.subs.append((topic, on))
@@ -343,8 +382,9 @@ def test_join_creates_subscribes_and_shows_history(shell: Shell, screen: Screen)
 
 def test_join_an_existing_channel_is_fine(shell: Shell, screen: Screen) -> None:
     chat = fake(shell)
-    chat.posts.append({"user": "bob", "channel": "geral", "message": "old", "timestamp": TS,
-                       "clock": 1})
+    chat.posts.append(
+        {"user": "bob", "channel": "geral", "message": "old", "timestamp": TS, "clock": 1}
+    )
     shell.handle_line("/join #geral")
     assert "already exists" not in screen.text
     assert shell.current == "geral"
@@ -402,8 +442,7 @@ def test_history_of_channel_and_of_conversation(shell: Shell, screen: Screen) ->
     shell.handle_line("/history geral")
     assert chat.calls[-1] == ("history", {"channel": "geral", "limit": cc.HISTORY_LIMIT})
     shell.handle_line("/history bob")
-    assert chat.calls[-1] == ("history", {"user": "ana", "peer": "bob",
-                                          "limit": cc.HISTORY_LIMIT})
+    assert chat.calls[-1] == ("history", {"user": "ana", "peer": "bob", "limit": cc.HISTORY_LIMIT})
     assert f"[{at(TS)}] *private* <bob> psst" in screen.take()
     chat.refuse["history"] = "unknown channel 'zz'"
     shell.handle_line("/history #zz")
@@ -478,16 +517,19 @@ def test_live_deliveries(shell: Shell, screen: Screen) -> None:
     shell.deliver(delivery(channel="other", topic="other"))
     shell.deliver(delivery("private", topic="ana", channel="", dst="ana", message="psst"))
     shell.deliver(delivery("private", topic="anabel", channel="", dst="anabel", message="no"))
-    assert screen.take().splitlines() == [f"[{at(TS)}] #geral <bob> live!",
-                                         f"[{at(TS)}] *private* <bob> psst"]
+    assert screen.take().splitlines() == [
+        f"[{at(TS)}] #geral <bob> live!",
+        f"[{at(TS)}] *private* <bob> psst",
+    ]
 
 
 def test_a_post_seen_live_during_join_is_not_repeated_by_history(screen: Screen) -> None:
     sh = Shell(FakeChat, "tcp://fake:1", screen, FAST)
     sh.login(script(), "ana")
     chat = fake(sh)
-    chat.posts.append({"user": "bob", "channel": "geral", "message": "race", "timestamp": TS,
-                       "clock": 9})
+    chat.posts.append(
+        {"user": "bob", "channel": "geral", "message": "race", "timestamp": TS, "clock": 9}
+    )
     real_history = chat._history
 
     def history_after_live(data: dict[str, Any]) -> dict[str, Any]:
@@ -509,8 +551,14 @@ def test_run_quits_on_quit_eof_and_ctrl_c(screen: Screen) -> None:
         made.append(FakeChat(on_delivery))
         return made[-1]
 
-    run(connect, "tcp://fake:1", "", script("ana", "/join geral", "oi", "/quit", "never"),
-        screen, FAST)
+    run(
+        connect,
+        "tcp://fake:1",
+        "",
+        script("ana", "/join geral", "oi", "/quit", "never"),
+        screen,
+        FAST,
+    )
     assert made[-1].closed and made[-1].posts[-1]["message"] == "oi"
     assert screen.lines[-1] == "bye"
 

@@ -11,7 +11,7 @@ from config.timing import DEFAULT_TIMING, Timing, TimingError
 
 def test_defaults_are_valid_and_fail_over_within_five_seconds() -> None:
     assert Timing().validate() == DEFAULT_TIMING
-    assert DEFAULT_TIMING.failover_bound == pytest.approx(1.0 + 0.5 * 2 + 0.6 + 1.5)
+    assert DEFAULT_TIMING.failover_bound == pytest.approx(1.0 + 0.5 * 2 + 0.6 + 1.5 + 2 * 0.1)
     assert DEFAULT_TIMING.failover_bound <= 5.0
     assert DEFAULT_TIMING.liveness_timeout == pytest.approx(3.0)
 
@@ -26,6 +26,10 @@ def test_defaults_are_valid_and_fail_over_within_five_seconds() -> None:
         "replication_ack_timeout",
         "clock_sync_every_messages",
         "catchup_batch",
+        "election_tick_interval",
+        "ack_check_interval",
+        "replication_call_timeout",
+        "anti_entropy_interval",
     ],
 )
 @pytest.mark.parametrize("value", [0, -1])
@@ -65,3 +69,22 @@ def test_replication_ack_must_fit_in_the_request_deadline() -> None:
 def test_server_must_answer_before_the_client_retries() -> None:
     with pytest.raises(TimingError, match="request_timeout"):
         Timing(request_deadline=2.5, request_timeout=2.5).validate()
+
+
+def test_a_slow_election_tick_counts_in_the_failover_bound() -> None:
+    slow_tick = replace(Timing(), election_tick_interval=0.5, election_answer_timeout=1.0)
+    assert slow_tick.failover_bound == pytest.approx(1.0 + 0.5 * 2 + 1.0 + 1.5 + 2 * 0.5)
+    with pytest.raises(TimingError, match="coordinator"):
+        slow_tick.validate()
+
+
+@pytest.mark.parametrize(
+    ("changes", "complaint"),
+    [
+        ({"ack_check_interval": 1.0}, "ack_check_interval"),
+        ({"election_tick_interval": 0.6}, "election_tick_interval"),
+    ],
+)
+def test_ticks_must_be_finer_than_what_they_time(changes: dict, complaint: str) -> None:
+    with pytest.raises(TimingError, match=complaint):
+        replace(Timing(), **changes).validate(failover_target=10.0)

@@ -54,8 +54,12 @@ class Peer:
     def __init__(self, topology: Topology, user: str) -> None:
         self.user = user
         self.got: list[Delivery] = []
-        self.client = ChatClient(topology.broker, topology.proxy_sub, self.got.append,
-                                 node=Node("client", f"test-{user}"))
+        self.client = ChatClient(
+            topology.broker,
+            topology.proxy_sub,
+            self.got.append,
+            node=Node("client", f"test-{user}"),
+        )
         assert self.client.login(user)["status"] == "sucesso"
 
     def messages(self) -> list[str]:
@@ -109,11 +113,16 @@ def test_a_private_message_reaches_only_its_exact_user(peers: Callable[[str], Pe
     # ana's subscription ("ana…") is live, so from here every message to anabel also reaches
     # ana's socket by prefix match, and must be dropped there.
     sent = anabel.until_received(
-        lambda m: anabel.ok("message", src=anabel.user, dst=anabel.user, message=m), "anabel")
+        lambda m: anabel.ok("message", src=anabel.user, dst=anabel.user, message=m), "anabel"
+    )
     ana.ok("message", src=ana.user, dst=anabel.user, message="only for anabel")
     got = wait_for(lambda: anabel.received("only for anabel"), what="anabel's message")
-    assert (got.kind, got.user, got.dst, got.topic) == ("private", ana.user, anabel.user,
-                                                        anabel.user)
+    assert (got.kind, got.user, got.dst, got.topic) == (
+        "private",
+        ana.user,
+        anabel.user,
+        anabel.user,
+    )
     wait_for(lambda: ana.dropped >= sent + 1, what="ana dropping anabel's topic")
     assert "only for anabel" not in ana.messages()
     assert all(d.topic == ana.user for d in ana.got)
@@ -125,12 +134,17 @@ def test_a_channel_post_is_delivered_live(peers: Callable[[str], Peer]) -> None:
     poster.ok("channel", channel=channel, user=poster.user)
     reader.client.subscribe(channel)
     reader.until_received(
-        lambda m: poster.ok("publish", user=poster.user, channel=channel, message=m), channel)
+        lambda m: poster.ok("publish", user=poster.user, channel=channel, message=m), channel
+    )
     before = time.time()
     poster.ok("publish", user=poster.user, channel=channel, message="live post")
     got = wait_for(lambda: reader.received("live post"), what="the live post")
-    assert (got.kind, got.user, got.channel, got.topic) == ("channel", poster.user, channel,
-                                                            channel)
+    assert (got.kind, got.user, got.channel, got.topic) == (
+        "channel",
+        poster.user,
+        channel,
+        channel,
+    )
     assert got.clock > 0
     assert abs(got.timestamp - before) < 30
 
@@ -165,15 +179,21 @@ def test_history_returns_posts_in_order(peers: Callable[[str], Peer]) -> None:
     alice.ok("message", src=alice.user, dst=bob.user, message="private 2")
     conversation = wait_for(
         lambda: (lambda m: m if len(m) == 2 else None)(
-            bob.ok("history", user=bob.user, peer=alice.user)["messages"]),
-        what="the private conversation")
+            bob.ok("history", user=bob.user, peer=alice.user)["messages"]
+        ),
+        what="the private conversation",
+    )
     assert [m["message"] for m in conversation] == ["private 1", "private 2"]
 
 
 def test_a_dead_broker_raises_unreachable_quickly() -> None:
     quick = Timing(request_timeout=0.1, request_retries=1)
-    client = ChatClient(f"tcp://127.0.0.1:{free_base_port(1)}", "tcp://127.0.0.1:1",
-                        lambda _: None, node=Node("client", "lonely", timing=quick))
+    client = ChatClient(
+        f"tcp://127.0.0.1:{free_base_port(1)}",
+        "tcp://127.0.0.1:1",
+        lambda _: None,
+        node=Node("client", "lonely", timing=quick),
+    )
     try:
         started = time.monotonic()
         with pytest.raises(Unreachable, match="no answer from the cluster"):
@@ -190,8 +210,14 @@ def test_the_shell_gives_up_on_a_dead_cluster_and_closes() -> None:
     lines: list[str] = []
 
     def connect(on_delivery: Callable[[Delivery], None]) -> ChatClient:
-        made.append(ChatClient(broker, "tcp://127.0.0.1:1", on_delivery,
-                               node=Node("client", "lonely", timing=quick)))
+        made.append(
+            ChatClient(
+                broker,
+                "tcp://127.0.0.1:1",
+                on_delivery,
+                node=Node("client", "lonely", timing=quick),
+            )
+        )
         return made[-1]
 
     def read(prompt: str) -> str:
@@ -220,8 +246,15 @@ class Terminal:
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
-        self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     start_new_session=True, close_fds=True)
+        self.proc = subprocess.Popen(
+            args,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
         os.close(slave)
         self.raw = b""
 
@@ -248,11 +281,14 @@ class Terminal:
             if found >= 0:
                 return found + len(text)
             if time.monotonic() > end:
-                raise AssertionError(f"{text!r} not shown within {deadline}s; screen:\n"
-                                     f"{self.screen[-3000:]}")
+                raise AssertionError(
+                    f"{text!r} not shown within {deadline}s; screen:\n{self.screen[-3000:]}"
+                )
             if not self._pump(0.1) and self.proc.poll() is not None:
-                raise AssertionError(f"client exited ({self.proc.returncode}) before showing "
-                                     f"{text!r}; screen:\n{self.screen[-3000:]}")
+                raise AssertionError(
+                    f"client exited ({self.proc.returncode}) before showing "
+                    f"{text!r}; screen:\n{self.screen[-3000:]}"
+                )
 
     def type(self, keys: str) -> None:
         os.write(self.master, keys.encode())
@@ -275,11 +311,22 @@ def terminal(cluster: Topology, tmp_path: Path) -> Iterator[Callable[..., Termin
     opened: list[Terminal] = []
 
     def open_client(*extra: str) -> Terminal:
-        env = {**os.environ, "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1",
-               "PYTHONUNBUFFERED": "1"}
-        args = [sys.executable, "-m", "roles.cli", "client", f"--broker={cluster.broker}",
-                f"--proxy-sub={cluster.proxy_sub}", f"--log-file={tmp_path / 'client.jsonl'}",
-                *extra]
+        env = {
+            **os.environ,
+            "TERM": "xterm-256color",
+            "PROMPT_TOOLKIT_NO_CPR": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        args = [
+            sys.executable,
+            "-m",
+            "roles.cli",
+            "client",
+            f"--broker={cluster.broker}",
+            f"--proxy-sub={cluster.proxy_sub}",
+            f"--log-file={tmp_path / 'client.jsonl'}",
+            *extra,
+        ]
         opened.append(Terminal(args, env))
         return opened[-1]
 
@@ -288,8 +335,9 @@ def terminal(cluster: Topology, tmp_path: Path) -> Iterator[Callable[..., Termin
         term.close()
 
 
-def test_bbs_client_in_a_terminal(terminal: Callable[..., Terminal],
-                                  peers: Callable[[str], Peer]) -> None:
+def test_bbs_client_in_a_terminal(
+    terminal: Callable[..., Terminal], peers: Callable[[str], Peer]
+) -> None:
     channel, me = unique("geral"), unique("carla")
     term = terminal()
     # Keys are typed only once the prompt is up: before that the terminal is in cooked mode.

@@ -1,0 +1,178 @@
+"""The one wiring of a server's actors: each actor, the routes between them, the timer table,
+and where requests and publications that arrive from the network go.
+
+The server role calls it with the socket pump and the real scheduler; the in-process cluster
+tests call it with a fake network's transport and a manual scheduler. Nothing here touches a
+socket.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pykka
+
+from actors.base import Node
+from actors.chat import ChatActor
+from actors.clock_sync import ClockSyncActor
+from actors.election import ElectionActor
+from actors.events import Event
+from actors.membership import MembershipActor
+from actors.messages import (
+    AcksDue,
+    AntiEntropyDue,
+    ClientRequest,
+    ClockRoundDue,
+    CoordinatorAnnounced,
+    CoordinatorCheckDue,
+    ElectionTick,
+    HeartbeatDue,
+    PeerRequest,
+    Replicated,
+)
+from actors.persistence import PersistenceActor
+from actors.replication import ReplicationActor
+from actors.routes import Routes
+from transport import codec
+from transport.port import Inbound, Publication, Transport
+
+# The server-to-server services (docs/protocol.md) and the actor that owns each.
+PEER_SERVICES = {
+    "election": "election",
+    "clock": "clock",
+    "adjust": "clock",
+    "replicate": "replication",
+    "sync": "replication",
+    "status": "status",
+}
+SUBSCRIBED_TOPICS = ("servers", "replication")
+# Timers that run once the server serves: (Timing field, actor, message).
+TIMERS = (
+    ("ack_check_interval", "replication", AcksDue()),
+    ("anti_entropy_interval", "replication", AntiEntropyDue()),
+    ("election_tick_interval", "election", ElectionTick()),
+    ("coordinator_check_interval", "election", CoordinatorCheckDue()),
+    ("clock_sync_interval", "clock", ClockRoundDue()),
+)
+
+
+class Timers(Protocol):
+    """Scheduler or ManualScheduler."""
+
+    def every(self, interval: float, callback: Callable[[], None]) -> Any: ...
+
+
+@dataclass
+class ServerGraph:
+    """A server's started actors and the entry points the transport calls."""
+
+    node: Node
+    transport: Transport
+    routes: Routes
+    refs: dict[str, pykka.ActorRef]
+    first_view: threading.Event
+
+    def status(self) -> dict[str, Any]:
+        """What `bbs status` shows for this server (asks the actors: never on the pump)."""
+        ask = {name: self.refs[name].proxy() for name in ("chat", "replication", "membership")}
+        return {
+            "name": self.node.name,
+            "lamport": self.node.lamport.value,
+            "coordinator": self.refs["election"].proxy().coordinator.get(timeout=2),
+            **ask["membership"].stats().get(timeout=2),
+            **self.refs["clock"].proxy().stats().get(timeout=2),
+            **ask["replication"].stats().get(timeout=2),
+            **ask["chat"].stats().get(timeout=2),
+        }
+
+    def on_client_request(self, inbound: Inbound) -> None:
+        self.routes.tell("chat", ClientRequest(inbound))
+
+    def on_peer_request(self, inbound: Inbound) -> None:
+        target = PEER_SERVICES.get(inbound.request.service)
+        if target is None:
+            error = codec.error_data(f"unknown service '{inbound.request.service}'")
+            self.transport.reply(inbound, error)
+        elif target == "status":
+            self._answer_status(inbound)
+        else:
+            self.routes.tell(target, PeerRequest(inbound))
+
+    def _answer_status(self, inbound: Inbound) -> None:
+        def answer() -> None:
+            self.transport.reply(inbound, {"status": codec.OK, **self.status()})
+
+        threading.Thread(target=answer, name="status", daemon=True).start()
+
+    def on_publication(self, pub: Publication) -> None:
+        message = pub.message
+        data = message.get("data") if isinstance(message.get("data"), dict) else {}
+        if pub.topic == "servers" and message.get("service") == "election":
+            name = data.get("coordinator", message.get("coordinator"))
+            if isinstance(name, str) and name:
+                self.routes.tell("election", CoordinatorAnnounced(name))
+        elif pub.topic == "replication" and message.get("service") == "replication":
+            event = Event.from_replication(data)
+            if event is not None:
+                self.routes.tell("replication", Replicated(event))
+
+    def start_membership(self, timers: Timers) -> None:
+        """Register with the reference now and heartbeat from then on."""
+        self.routes.tell("membership", HeartbeatDue())
+        timers.every(
+            self.node.timing.heartbeat_interval, self.routes.sender("membership", HeartbeatDue())
+        )
+
+    def catch_up(self, timeout: float) -> bool:
+        """Pull from every known peer until none has more; False if that took too long."""
+        caught_up = threading.Event()
+        self.refs["replication"].proxy().refresh(caught_up.set).get()
+        return caught_up.wait(timeout)
+
+    def start_timers(self, timers: Timers) -> None:
+        for field, actor, message in TIMERS:
+            timers.every(getattr(self.node.timing, field), self.routes.sender(actor, message))
+
+
+def start_server_actors(
+    node: Node,
+    transport: Transport,
+    routes: Routes,
+    db_path: Path | str,
+    reference: str,
+    advertised: str,
+    on_started: Callable[[str, pykka.ActorRef], None] = lambda name, ref: None,
+    now: Callable[[], float] = time.monotonic,
+) -> ServerGraph:
+    """Start a server's actors in dependency order: persistence (opens the store, whose
+    snapshot seeds the others), then replication, chat, election, clock, membership.
+    Each is added to `routes` as it starts, and `on_started` sees it (the role registers its
+    stop); `now` is the monotonic time the timeouts use (virtual in tests)."""
+    refs: dict[str, pykka.ActorRef] = {}
+
+    def started(name: str, ref: pykka.ActorRef) -> pykka.ActorRef:
+        on_started(name, ref)
+        refs[name] = ref
+        routes.add(name, ref)
+        return ref
+
+    persistence = started(
+        "persistence",
+        PersistenceActor.start(node, db_path, transport, routes.to("replication")),
+    )
+    snapshot = persistence.proxy().snapshot().get()
+    first_view = threading.Event()
+    started("replication", ReplicationActor.start(node, transport, routes, snapshot.heads, now))
+    started("chat", ChatActor.start(node, transport, routes, snapshot.users, snapshot.channels))
+    started("election", ElectionActor.start(node, transport, routes, now))
+    started("clock", ClockSyncActor.start(node, transport, routes, now))
+    started(
+        "membership",
+        MembershipActor.start(node, transport, routes, reference, advertised, first_view),
+    )
+    return ServerGraph(node, transport, routes, refs, first_view)
