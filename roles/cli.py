@@ -94,35 +94,29 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], None]] = {
 }
 
 
+# Subcommands with parsers of their own: name -> (module with main(argv), what it does).
+TOOLS = {
+    "up": ("roles.cluster", "run the whole cluster locally"),
+    "logs": ("ops.logs", "merge and check JSON logs"),
+    "status": ("ops.status", "one table of the cluster's state"),
+    "bench": ("bench.__main__", "benchmarks"),
+}
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="bbs", description="Replicated bulletin-board messaging")
     sub = top.add_subparsers(dest="command", required=True)
     for role in ROLE_OPTIONS:
         add_options(sub.add_parser(role, help=f"run the {role}"), role)
-    for tool, what in (
-        ("up", "run the whole cluster locally"),
-        ("logs", "merge and check JSON logs"),
-        ("status", "one table of the cluster's state"),
-        ("bench", "benchmarks"),
-    ):
+    for tool, (_, what) in TOOLS.items():
         sub.add_parser(tool, help=f"{what} (see bbs {tool} --help)", add_help=False)
     return top
 
 
 def run_tool(name: str, argv: list[str]) -> None:
-    """Subcommands with parsers of their own: `up`, `logs`, `status`, `bench`."""
     import importlib
 
-    module = {
-        "up": "roles.cluster",
-        "logs": "ops.logs",
-        "status": "ops.status",
-        "bench": "bench.__main__",
-    }[name]
-    importlib.import_module(module).main(argv)
-
-
-TOOLS = ("up", "logs", "status", "bench")
+    importlib.import_module(TOOLS[name][0]).main(argv)
 
 
 def main(argv: list[str] | None = None) -> None:

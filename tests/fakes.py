@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pykka
+import structlog
 
 from actors.base import Ping
 from actors.routes import Routes
@@ -199,9 +200,7 @@ class NetTransport(FakeTransport):
         self, key: str, topic: str, message: dict[str, Any], clock: int | None = None
     ) -> None:
         stamp = clock if clock is not None else self.node.lamport.tick()
-        body = {**message, "clock": stamp}
-        if isinstance(body.get("data"), dict):
-            body["data"] = {**body["data"], "clock": stamp}
+        body = codec.stamped_publication(message, stamp)
         self.publishes.append(Published(key, topic, body, stamp))
         self.network._post(
             self.node.name, lambda: self.network._publish(self.node, topic, body, stamp)
@@ -359,7 +358,8 @@ class FakeNetwork:
         return counted
 
     def _post(self, node: str, thunk: Callable[[], None]) -> None:
-        sender = threading.current_thread().name.rsplit("-", 1)[0]
+        # the sending actor's name, as every actor binds it for its log lines
+        sender = structlog.contextvars.get_contextvars().get("actor", "")
         with self._lock:
             self.activity += 1
             self._outbox.append((node, sender, next(self._order), thunk))
@@ -408,7 +408,7 @@ class FakeNetwork:
         def arrive() -> None:
             dst.lamport.merge(clock)
             self._calls[token] = call
-            body = {**sent.data, "timestamp": src.clock.now(), "clock": clock}
+            body = codec.stamped(sent.data, clock, src.clock.now())
             dst.on_request(Inbound("peer", token, codec.Request(service, body, clock)))
 
         self._send(src.name, dst.name, arrive)
@@ -417,7 +417,7 @@ class FakeNetwork:
         call = self._calls.pop(inbound.token, None)
         if call is None:
             return  # a client's request: the reply stays recorded on the node's transport
-        body = {**data, "timestamp": node.clock.now(), "clock": clock}
+        body = codec.stamped(data, clock, node.clock.now())
 
         def arrive() -> None:
             self.nodes[call.src].lamport.merge(clock)

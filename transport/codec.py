@@ -127,11 +127,23 @@ def decode_request(payload: bytes) -> Request:
     return Request(service=service, data=data, clock=clock_of(obj), fmt=fmt)
 
 
+def stamped(data: dict[str, Any], clock: int, timestamp: float) -> dict[str, Any]:
+    """A request's or reply's `data` as sent: its fields plus the sender's time and clock."""
+    return {**data, "timestamp": timestamp, "clock": clock}
+
+
 def encode(
     service: str, data: dict[str, Any], clock: int, timestamp: float, fmt: str = MSGPACK
 ) -> bytes:
-    body = {**data, "timestamp": timestamp, "clock": clock}
-    return pack({"service": service, "data": body, "clock": clock}, fmt)
+    return pack({"service": service, "data": stamped(data, clock, timestamp), "clock": clock}, fmt)
+
+
+def stamped_publication(message: dict[str, Any], clock: int) -> dict[str, Any]:
+    """A publication as sent: the clock at the top level and, if it has one, in `data`."""
+    body = {**message, "clock": clock}
+    if isinstance(body.get("data"), dict):
+        body["data"] = {**body["data"], "clock": clock}
+    return body
 
 
 def error_data(text: str) -> dict[str, str]:

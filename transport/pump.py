@@ -348,9 +348,7 @@ class Pump:
         self, key: str, topic: str, message: dict[str, Any], clock: int | None
     ) -> None:
         stamp = clock if clock is not None else self.lamport.tick()
-        body = {**message, "clock": stamp}
-        if isinstance(body.get("data"), dict):
-            body["data"] = {**body["data"], "clock": stamp}
+        body = codec.stamped_publication(message, stamp)
         self._named[key].send_multipart([topic.encode(), codec.pack(body)])
 
     def _on_publication(

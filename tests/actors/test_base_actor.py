@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pykka
 import pytest
 
 from actors.base import BaseActor, Node, Ping, handles, teller
-from tests.fakes import barrier, stop_all_actors
-
-
-@pytest.fixture(autouse=True)
-def _stop_actors() -> Iterator[None]:
-    yield
-    stop_all_actors()
+from tests.fakes import barrier
 
 
 @dataclass(frozen=True)

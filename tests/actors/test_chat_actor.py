@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pykka
@@ -21,14 +20,8 @@ from actors.messages import (
     WriteDone,
 )
 from actors.routes import Routes
-from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound, stop_all_actors
+from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound
 from transport.port import Inbound
-
-
-@pytest.fixture(autouse=True)
-def _stop_actors() -> Iterator[None]:
-    yield
-    stop_all_actors()
 
 
 class Chat:

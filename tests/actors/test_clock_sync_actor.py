@@ -4,7 +4,6 @@ skewed in-process nodes brought within 50 ms of each other by one round."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,16 +20,9 @@ from tests.fakes import (
     SentRequest,
     barrier,
     make_inbound,
-    stop_all_actors,
 )
 
 A, B = Peer("a", 1, "tcp://a:5560"), Peer("b", 2, "tcp://b:5560")
-
-
-@pytest.fixture(autouse=True)
-def _stop_actors() -> Iterator[None]:
-    yield
-    stop_all_actors()
 
 
 class ClockNode:

@@ -3,7 +3,6 @@ elections under concurrency and partitions, and Lamport causality of replicated 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,6 @@ from transport.port import Publication
 REFERENCE = "tcp://reference:5559"
 TIMING = DEFAULT_TIMING
 NAMES = ("a", "b", "c")
-
-
-@pytest.fixture(autouse=True)
-def _stop_actors() -> Iterator[None]:
-    yield
-    stop_all_actors()
 
 
 def start_reference(net: FakeNetwork) -> NetNode:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from actors.base import Node
 from actors.election import ElectionActor
@@ -19,15 +16,9 @@ from actors.messages import (
 )
 from actors.routes import Routes
 from actors.scheduler import ManualScheduler
-from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound, stop_all_actors
+from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound
 
 A, B, C = Peer("a", 1, "tcp://a:5560"), Peer("b", 2, "tcp://b:5560"), Peer("c", 3, "tcp://c:5560")
-
-
-@pytest.fixture(autouse=True)
-def _stop_actors() -> Iterator[None]:
-    yield
-    stop_all_actors()
 
 
 class Election:

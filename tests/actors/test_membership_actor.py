@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from actors.base import Node
 from actors.membership import LISTENERS, MembershipActor, parse_peers
 from actors.messages import HeartbeatDue, Membership, Peer
 from actors.routes import Routes
-from tests.fakes import FakeTransport, Mailbox, SentRequest, barrier, stop_all_actors
+from tests.fakes import FakeTransport, Mailbox, SentRequest, barrier
 
 REFERENCE = "tcp://reference:5559"
 ME = "tcp://10.0.0.1:5560"
@@ -21,12 +20,6 @@ LIST = [
     {"name": "b", "rank": 2, "address": "tcp://b:1"},
     {"name": "c", "rank": 3},
 ]
-
-
-@pytest.fixture(autouse=True)
-def _stop_actors() -> Iterator[None]:
-    yield
-    stop_all_actors()
 
 
 class Members:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pykka
@@ -12,13 +11,7 @@ from actors.base import Node
 from actors.events import Event
 from actors.messages import Append, Appended, Flush, HistoryQuery, ServeSync
 from actors.persistence import PersistenceActor
-from tests.fakes import FakeTransport, Mailbox, make_inbound, stop_all_actors
-
-
-@pytest.fixture(autouse=True)
-def _stop_actors() -> Iterator[None]:
-    yield
-    stop_all_actors()
+from tests.fakes import FakeTransport, Mailbox, make_inbound
 
 
 def post(origin: str, seq: int, clock: int, channel: str = "general") -> Event:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +11,7 @@ from actors.base import Node
 from actors.messages import ClientRequest, ExpiryDue
 from actors.registry import RegistryActor
 from actors.scheduler import ManualScheduler
-from tests.fakes import FakeTransport, barrier, make_inbound, stop_all_actors
-
-
-@pytest.fixture(autouse=True)
-def _stop_actors() -> Iterator[None]:
-    yield
-    stop_all_actors()
+from tests.fakes import FakeTransport, barrier, make_inbound
 
 
 class Reference:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -31,16 +30,10 @@ from actors.messages import (
 from actors.replication import ReplicationActor
 from actors.routes import Routes
 from actors.scheduler import ManualScheduler
-from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound, stop_all_actors
+from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound
 
 B = Peer("b", 2, "tcp://b:5560")
 C = Peer("c", 3, "tcp://c:5560")
-
-
-@pytest.fixture(autouse=True)
-def _stop_actors() -> Iterator[None]:
-    yield
-    stop_all_actors()
 
 
 class Replication:
