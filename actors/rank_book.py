@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import Any
 
 
+class TakenOver(ValueError):
+    """A live server's name registered from another address."""
+
+
 @dataclass
 class RankBook:
     liveness_timeout: float
@@ -17,7 +21,14 @@ class RankBook:
     last_seen: dict[str, float] = field(default_factory=dict)
 
     def rank(self, name: str, now: float, address: str | None = None) -> int:
-        """The name's rank: the one it had, or the next never used (ranks start at 1)."""
+        """The name's rank: the one it had, or the next never used (ranks start at 1).
+
+        A name that is alive keeps its address: registering it from another one raises
+        TakenOver (a restarted server on a new address gets in once the old one went silent).
+        """
+        known = self.addresses.get(name)
+        if address and known and address != known and self.is_alive(name, now):
+            raise TakenOver(f"server '{name}' is alive at another address")
         if name not in self.ranks:
             self.ranks[name] = max(self.ranks.values(), default=0) + 1
         if address:
@@ -32,11 +43,14 @@ class RankBook:
         self.last_seen[name] = now
         return True
 
+    def is_alive(self, name: str, now: float) -> bool:
+        seen = self.last_seen.get(name)
+        return seen is not None and now - seen <= self.liveness_timeout
+
     def alive(self, now: float) -> list[dict[str, Any]]:
         out = []
         for name, rank in sorted(self.ranks.items(), key=lambda kv: kv[1]):
-            seen = self.last_seen.get(name)
-            if seen is not None and now - seen <= self.liveness_timeout:
+            if self.is_alive(name, now):
                 item: dict[str, Any] = {"name": name, "rank": rank}
                 if name in self.addresses:
                     item["address"] = self.addresses[name]

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from actors.base import BaseActor, Node, handles
 from actors.messages import ClientRequest, ExpiryDue
-from actors.rank_book import RankBook
+from actors.rank_book import RankBook, TakenOver
 from transport import codec
+from transport.endpoints import peer_endpoint
 from transport.port import Transport
 
 
@@ -36,7 +37,7 @@ class RegistryActor(BaseActor):
         service, data = inbound.request.service, inbound.request.data
         try:
             reply = self._answer(service, data)
-        except codec.FieldError as exc:
+        except (codec.FieldError, TakenOver) as exc:
             reply = codec.error_data(str(exc))
         self.transport.reply(inbound, reply)
 
@@ -44,7 +45,7 @@ class RegistryActor(BaseActor):
         now = self.now()
         if service == "rank":
             name = codec.require_name(data, "user", "name")
-            address = data.get("address") if isinstance(data.get("address"), str) else None
+            address = peer_endpoint(data["address"]) if data.get("address") else None
             known = name in self.book.ranks
             rank = self.book.rank(name, now, address)
             if not known or address:

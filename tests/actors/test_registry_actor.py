@@ -92,3 +92,21 @@ def test_ranks_survive_a_restart_of_the_reference(tmp_path: Path) -> None:
     assert second.call("rank", user="new") == {"rank": 3}
     assert second.call("heartbeat", user="a") == {"status": "OK"}
     assert second.call("list")["list"][0] == {"name": "a", "rank": 1, "address": "tcp://a:5560"}
+
+
+def test_a_live_server_cannot_be_hijacked_from_another_address(reference: Reference) -> None:
+    reference.call("rank", user="a", address="tcp://10.0.0.1:5560")
+    reply = reference.call("rank", user="a", address="tcp://10.6.6.6:5560")
+    assert reply["status"] == "erro" and "another address" in reply["description"]
+    assert reference.call("list")["list"] == [
+        {"name": "a", "rank": 1, "address": "tcp://10.0.0.1:5560"}
+    ]
+
+
+@pytest.mark.parametrize("address", ["tcp://*:5560", "ipc:///x", "tcp://a:99999", 7])
+def test_an_address_that_is_not_a_tcp_endpoint_is_refused(
+    reference: Reference, address: object
+) -> None:
+    reply = reference.call("rank", user="a", address=address)
+    assert reply["status"] == "erro"
+    assert reference.call("list") == {"list": []}

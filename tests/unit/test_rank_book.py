@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actors.rank_book import RankBook
+import pytest
+
+from actors.rank_book import RankBook, TakenOver
 
 
 def names(items: list[dict]) -> list[str]:
@@ -89,3 +91,20 @@ def test_load_of_a_missing_file_is_an_empty_book(tmp_path: Path) -> None:
     book = RankBook.load(tmp_path / "none.json", liveness_timeout=3.0)
     assert book.ranks == {}
     assert book.rank("a", now=0.0) == 1
+
+
+def test_a_live_name_is_not_taken_over_from_another_address() -> None:
+    book = RankBook(liveness_timeout=3.0)
+    book.rank("a", now=0.0, address="tcp://10.0.0.1:5560")
+    with pytest.raises(TakenOver):
+        book.rank("a", now=1.0, address="tcp://10.6.6.6:5560")
+    assert book.alive(1.0)[0]["address"] == "tcp://10.0.0.1:5560"
+    assert book.rank("a", now=1.0, address="tcp://10.0.0.1:5560") == 1  # itself, again
+    assert book.rank("a", now=2.0) == 1  # no address: nothing to take over
+
+
+def test_a_silent_name_may_come_back_from_a_new_address() -> None:
+    book = RankBook(liveness_timeout=3.0)
+    book.rank("a", now=0.0, address="tcp://10.0.0.1:5560")
+    assert book.rank("a", now=3.5, address="tcp://10.0.0.2:5560") == 1
+    assert book.alive(3.5)[0]["address"] == "tcp://10.0.0.2:5560"
