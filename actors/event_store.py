@@ -8,6 +8,7 @@ writes costs one fsync (group commit) and nothing is acknowledged before it is o
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -35,6 +36,18 @@ PLACEHOLDERS = ",".join("?" * (COLUMNS.count(",") + 2))  # the columns and `pair
 def conversation(a: str, b: str) -> str:
     """Key of the private conversation between two users, whoever speaks."""
     return "\x00".join(sorted((a, b)))
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a database and its WAL files to `<name>.unreadable-<time>`; returns the new
+    name of the database."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    aside = path.with_name(f"{path.name}.unreadable-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            part.rename(aside.with_name(aside.name + suffix))
+    return aside
 
 
 def _row_to_event(row: tuple) -> Event:

@@ -4,12 +4,13 @@ mailbox, so one transaction and one fsync cover the whole burst."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from actors.base import BaseActor, Node, handles
-from actors.event_store import EventStore
+from actors.event_store import EventStore, move_aside
 from actors.messages import Append, Appended, Flush, HistoryQuery, ServeSync
 from transport import codec
 from transport.port import Transport
@@ -39,16 +40,35 @@ class PersistenceActor(BaseActor):
         self.store: EventStore | None = None
         self.queued: list[Append] = []
         self.heads: dict[str, int] = {}
+        self.opened = Snapshot({}, [], [])
 
     def started(self) -> None:
-        self.store = EventStore(self.path)
-        self.heads = self.store.heads()
-        # A restarted server must not issue clocks below those it stored: new posts would
-        # sort before old ones in every replica's history.
-        self.node.lamport.merge(self.store.max_clock())
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            # Unreadable (corrupt, not a database): keep it for inspection and start empty;
+            # catch-up then rebuilds this replica from its peers.
+            aside = move_aside(Path(self.path))
+            self.log.error(
+                "store_unreadable", path=str(self.path), error=str(exc), moved_to=str(aside)
+            )
+            self._open()
         self.log.info(
             "store_opened", path=str(self.path), events=sum(self.heads.values()), heads=self.heads
         )
+
+    def _open(self) -> None:
+        self.store = EventStore(self.path)
+        try:
+            self.heads = self.store.heads()
+            self.opened = Snapshot(dict(self.heads), self.store.users(), self.store.channels())
+            # A restarted server must not issue clocks below those it stored: new posts would
+            # sort before old ones in every replica's history.
+            self.node.lamport.merge(self.store.max_clock())
+        except sqlite3.DatabaseError:
+            self.store.close()
+            self.store = None
+            raise
 
     def on_stop(self) -> None:
         self._flush()
@@ -56,8 +76,8 @@ class PersistenceActor(BaseActor):
             self.store.close()
 
     def snapshot(self) -> Snapshot:
-        assert self.store is not None
-        return Snapshot(dict(self.heads), self.store.users(), self.store.channels())
+        """What the store held when it was opened (seeds the other actors)."""
+        return self.opened
 
     @handles(Append)
     def _append(self, message: Append) -> None:

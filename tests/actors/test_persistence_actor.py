@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pykka
 import pytest
+from structlog.testing import capture_logs
 
 from actors.base import Node
 from actors.events import Event
@@ -127,3 +128,25 @@ def test_sync_says_when_there_is_more(store: Store) -> None:
     reply = store.transport.reply_to(inbound).data
     assert [e["seq"] for e in reply["events"]] == [1, 2]
     assert reply["more"] is True
+
+
+def test_an_unreadable_store_is_moved_aside_and_the_replica_starts_empty(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "a.sqlite3"
+    first = Store(path)
+    first.append(*(post("a", seq, seq) for seq in range(1, 3001)))
+    first.ref.stop()
+    size = path.stat().st_size
+    with path.open("r+b") as db:  # 4 KB of garbage in the middle, as a failing disk would
+        db.seek(size // 2)
+        db.write(bytes(range(256)) * 16)
+    with capture_logs() as logs:
+        again = Store(path)
+        snapshot = again.ref.proxy().snapshot().get(timeout=5)
+    assert snapshot.heads == {} and snapshot.users == []
+    [unreadable] = [line for line in logs if line["event"] == "store_unreadable"]
+    assert "malformed" in unreadable["error"]
+    assert Path(unreadable["moved_to"]).stat().st_size == size  # kept for inspection
+    again.append(post("b", 1, 1))  # and it serves again
+    assert again.appended.messages[-1].heads == {"b": 1}
