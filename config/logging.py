@@ -10,18 +10,24 @@ import atexit
 import contextlib
 import contextvars
 import json
+import os
 import sys
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import IO, Any
+from pathlib import Path
+from typing import IO, Any, Protocol
 
 import structlog
 
 from config.clocks import LamportClock
 
 FLUSH_EVERY = 0.1
+# A log line echoes at most this much of any one text value (requests can carry 1 MiB);
+# tracebacks get more room.
+MAX_ECHO_CHARS = 300
+MAX_TRACEBACK_CHARS = 8000
 KEY_ORDER = ("timestamp", "level", "event", "role", "node", "actor", "lamport")
 
 _clock_var: contextvars.ContextVar[LamportClock | None] = contextvars.ContextVar(
@@ -46,6 +52,57 @@ def _add_process_defaults(_: Any, __: str, event: dict[str, Any]) -> dict[str, A
     return event
 
 
+class Sink(Protocol):
+    """Where rendered lines go: a text stream or a RotatingFile."""
+
+    def write(self, text: str, /) -> Any: ...
+
+    def flush(self) -> Any: ...
+
+
+def cap_texts(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: cut long text values (see MAX_ECHO_CHARS)."""
+    for key, value in event.items():
+        limit = MAX_TRACEBACK_CHARS if key == "exception" else MAX_ECHO_CHARS
+        if isinstance(value, str) and len(value) > limit:
+            event[key] = f"{value[:limit]}... ({len(value) - limit} more characters)"
+    return event
+
+
+class RotatingFile:
+    """An append-only text file that never grows past `max_bytes`: when full, `name.jsonl`
+    becomes `name.1.jsonl` (the older ones shift up to `name.<keep>.jsonl`, the oldest is
+    dropped) and a new `name.jsonl` starts. Log readers take the whole folder."""
+
+    def __init__(self, path: str | Path, max_bytes: int, keep: int = 3) -> None:
+        self.path = Path(path)
+        self.max_bytes, self.keep = max_bytes, keep
+        self._file = self.path.open("a", encoding="utf-8")
+        self._size = self.path.stat().st_size
+
+    def _older(self, n: int) -> Path:
+        return self.path.with_name(f"{self.path.stem}.{n}{self.path.suffix}")
+
+    def write(self, text: str) -> None:
+        size = len(text.encode())
+        if self._size and self._size + size > self.max_bytes:
+            self._rotate()
+        self._file.write(text)
+        self._size += size
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def _rotate(self) -> None:
+        self._file.close()
+        for n in range(self.keep, 1, -1):
+            if self._older(n - 1).exists():
+                os.replace(self._older(n - 1), self._older(n))
+        os.replace(self.path, self._older(1))
+        self._file = self.path.open("a", encoding="utf-8")
+        self._size = 0
+
+
 def _json(event: dict[str, Any]) -> str:
     return json.dumps(event, default=repr, ensure_ascii=False)
 
@@ -60,7 +117,7 @@ class _Writer:
     """
 
     def __init__(self) -> None:
-        self._streams: list[IO[str]] = []
+        self._streams: list[Sink] = []
         self._render: Callable[[dict[str, Any]], str] = _json
         self._lock = threading.Lock()
         self._lines: list[str] = []
@@ -79,7 +136,7 @@ class _Writer:
 
     info = debug = warning = error = critical = exception = msg
 
-    def output_to(self, streams: list[IO[str]], render: Callable[[dict[str, Any]], str]) -> None:
+    def output_to(self, streams: list[Sink], render: Callable[[dict[str, Any]], str]) -> None:
         with self._lock:
             self._write()
             self._streams, self._render = streams, render
@@ -120,13 +177,16 @@ def configure(
     fmt: str = "json",
     log_file: str = "",
     stream: IO[str] | None = None,
+    log_max_mb: float = 64.0,
 ) -> None:
+    """Log as `role`/`node` to `stream` (stdout) and, if given, to `log_file`, which
+    rotates at `log_max_mb` megabytes keeping three older files."""
     _process.update(role=role, node=node, clock=clock)
     console = structlog.dev.ConsoleRenderer()
     render = (lambda event: console(None, "", event)) if fmt == "console" else _json
-    streams: list[IO[str]] = [stream or sys.stdout]
+    streams: list[Sink] = [stream or sys.stdout]
     if log_file:
-        streams.append(open(log_file, "a", encoding="utf-8"))  # noqa: SIM115 - lives as long as the process
+        streams.append(RotatingFile(log_file, int(log_max_mb * 1024 * 1024)))
     _WRITER.output_to(streams, render)
     structlog.configure(
         processors=[
@@ -134,6 +194,7 @@ def configure(
             _add_process_defaults,
             structlog.processors.add_log_level,
             structlog.processors.format_exc_info,
+            cap_texts,
             lambda _, __, event: event,  # the writer renders: it passes as keyword arguments
         ],
         logger_factory=lambda *_: _WRITER,

@@ -55,8 +55,11 @@ USER = _opt("--user", "", "user name (client: asked if empty; bot: random if emp
 INTERVAL = _opt("--interval", 1.0, "bot: seconds between messages", float)
 LOG_FORMAT = _opt("--log-format", "json", "json or console")
 LOG_FILE = _opt("--log-file", "", "also append JSON log lines to this file")
+LOG_MAX_MB = _opt(
+    "--log-max-mb", 64.0, "rotate --log-file at this size, keeping 3 older files", float
+)
 
-COMMON = (NAME, LOG_FORMAT, LOG_FILE)
+COMMON = (NAME, LOG_FORMAT, LOG_FILE, LOG_MAX_MB)
 ROLE_OPTIONS: dict[str, tuple[Option, ...]] = {
     "broker": (FRONTEND_BIND, BACKEND_BIND),
     "proxy": (XSUB_BIND, XPUB_BIND),

@@ -18,7 +18,9 @@ from roles.assembly import Assembly, run_until_signal
 
 def _node(role: str, ns: argparse.Namespace) -> Node:
     node = Node(role, node_name(ns))
-    bbs_logging.configure(role, node.name, node.lamport, ns.log_format, ns.log_file)
+    bbs_logging.configure(
+        role, node.name, node.lamport, ns.log_format, ns.log_file, log_max_mb=ns.log_max_mb
+    )
     return node
 
 
@@ -80,7 +82,9 @@ def run_client(ns: argparse.Namespace) -> None:
 
     node = Node("client", node_name(ns))
     with open(os.devnull, "w") as quiet:  # the UI owns the terminal; logs go to --log-file
-        bbs_logging.configure("client", node.name, node.lamport, "json", ns.log_file, stream=quiet)
+        bbs_logging.configure(
+            "client", node.name, node.lamport, "json", ns.log_file, quiet, ns.log_max_mb
+        )
         client.main(ns, node)
 
 

@@ -2,7 +2,8 @@
 
 Ports from --base-port N: broker N (clients) and N+1 (servers), proxy N+2 (XSUB) and N+3
 (XPUB), reference N+4, server i's server-to-server port N+5+i. Each process logs JSON lines
-to <data-dir>/logs/<name>.jsonl.
+to <data-dir>/logs/<name>.jsonl (rotated: --log-max-mb), and whatever it writes to stderr
+before its logging starts (a crash at start-up) to <name>.stderr.
 """
 
 from __future__ import annotations
@@ -137,15 +138,16 @@ class Cluster:
     def start_one(self, name: str, args: list[str] | None = None) -> subprocess.Popen:
         args = args or dict(self.topology.commands())[name]
         env = {**os.environ, **self.topology.extra_env, "PYTHONUNBUFFERED": "1"}
-        log = open(self.log_dir / f"{name}.jsonl", "ab")  # noqa: SIM115 - the child keeps it
+        log = f"--log-file={self.log_dir / f'{name}.jsonl'}"  # rotated by the process itself
+        crash = open(self.log_dir / f"{name}.stderr", "ab")  # noqa: SIM115 - the child keeps it
         proc = subprocess.Popen(
-            [sys.executable, "-m", "roles.cli", *args, f"--name={name}", "--log-format=json"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "roles.cli", *args, f"--name={name}", "--log-format=json", log],
+            stdout=subprocess.DEVNULL,
+            stderr=crash,
             env=env,
             start_new_session=True,
         )
-        log.close()
+        crash.close()
         self.procs[name] = proc
         return proc
 

@@ -55,7 +55,9 @@ def test_bbs_up_serves_bots_traffic_and_stops_every_process(tmp_path):
         assert up.wait(30) == 0
         _, alive = psutil.wait_procs(children, timeout=5)
         assert not alive, f"orphans: {alive}"
-        logs = sorted(p.name for p in (tmp_path / "logs").iterdir())
+        logs = sorted(p.name for p in (tmp_path / "logs").glob("*.jsonl"))
+        crashes = {p.name: p.read_text() for p in (tmp_path / "logs").glob("*.stderr")}
+        assert len(crashes) == 8 and set(crashes.values()) == {""}
         assert logs == [
             "bot-0.jsonl",
             "bot-1.jsonl",
