@@ -9,10 +9,8 @@ Server-to-server services it owns (see docs/protocol.md):
 
 from __future__ import annotations
 
-import itertools
 import random
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -42,14 +40,13 @@ from actors.messages import (
     SyncStep,
     WriteDone,
 )
+from actors.outbox import Outbox
 from actors.replication_log import AckTracker, ReplicaHeads
 from actors.routes import Routes
 from transport import codec
 from transport.port import Call, Inbound, Transport
 
 PUB = "pub"
-PUSH_BATCH = 1000
-OUTBOX_LIMIT = 200_000
 VIA = {PeerPush: "peer", SyncStep: "sync", SeenPublished: "pub"}  # events_applied's `via`
 
 
@@ -72,8 +69,7 @@ class ReplicationActor(BaseActor):
         self.durable_heads = dict(heads)
         self.tracker = AckTracker(node.timing.replication_ack_timeout)
         self.peers: dict[str, Peer] = {}
-        self.outbox: OrderedDict[int, Event] = OrderedDict()
-        self.pushing: set[str] = set()
+        self.outbox = Outbox()
         self.refreshing: set[str] = set()
         self.applying = 0  # batches of other origins' events on their way to disk
         self.stored_at: dict[int, float] = {}  # seq -> wall time our own write became durable
@@ -132,7 +128,7 @@ class ReplicationActor(BaseActor):
             **w.fields,
         )
         self.tracker.add(w.token, event, self.now())
-        self.outbox[event.seq] = event
+        self.outbox.add(event)
         self.routes.tell("persistence", Append((event,), LocalWrites()))
         self._push_all()
 
@@ -141,33 +137,22 @@ class ReplicationActor(BaseActor):
             self._push(peer)
 
     def _push(self, peer: Peer) -> None:
-        if peer.name in self.pushing or not self.outbox:
-            return
-        acked = self.tracker.acked.get(peer.name, 0)
-        unacked = itertools.dropwhile(lambda item: item[0] <= acked, self.outbox.items())
-        batch = [e.to_wire() for _, e in itertools.islice(unacked, PUSH_BATCH)]
-        if not batch:
-            return
-        self.pushing.add(peer.name)
-        self._call(peer, "replicate", {"events": batch, "origin": self.node.name}, PushAnswered)
+        batch = self.outbox.next_push(peer.name, self.tracker.acked.get(peer.name, 0))
+        if batch:
+            data = {"events": [e.to_wire() for e in batch], "origin": self.node.name}
+            self._call(peer, "replicate", data, PushAnswered)
 
     @handles(PushAnswered)
     def _on_push_reply(self, r: PushAnswered) -> None:
-        self.pushing.discard(r.peer)
+        self.outbox.answered(r.peer)
         if not r.ok:
             return
         heads = r.data.get("heads")
         if isinstance(heads, dict):
             self.tracker.peer_applied(r.peer, codec.as_int(heads.get(self.node.name, 0)))
         self._check_acks()
-        self._trim_outbox()
         if r.peer in self.peers:
             self._push(self.peers[r.peer])
-
-    def _trim_outbox(self) -> None:
-        floor = self.tracker.min_acked()
-        while self.outbox and (next(iter(self.outbox)) <= floor or len(self.outbox) > OUTBOX_LIMIT):
-            self.outbox.popitem(last=False)
 
     def _check_acks(self) -> None:
         done, lagging = self.tracker.ready(self.now())
@@ -187,6 +172,7 @@ class ReplicationActor(BaseActor):
                 stored_ms=round((time.time() - stored_at) * 1000, 3) if stored_at else None,
             )
             self.routes.tell("chat", WriteDone(ack.token, ack.event))
+        self.outbox.trim(self.tracker.min_acked())
 
     # ---- storage callbacks ------------------------------------------------------------
 

@@ -153,6 +153,19 @@ def test_alone_a_write_is_acknowledged_once_durable(rep: Replication) -> None:
     assert rep.transport.sent("replicate") == []
 
 
+def test_the_outbox_keeps_only_what_a_live_peer_may_lack(rep: Replication) -> None:
+    rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
+    rep.durable(rep.persistence.only(Append), {"a": 1})
+    assert rep.stats()["outbox"] == 0  # alone: nobody to push it to
+    rep.peers(B)
+    rep.tell(LocalWrite("login", {"user": "bob"}, "t2"))
+    rep.durable(rep.persistence.of(Append)[1], {"a": 2})
+    assert rep.stats()["outbox"] == 1
+    rep.transport.sent("replicate")[0].complete({"status": "OK", "heads": {"a": 2}})
+    barrier(rep.ref)
+    assert rep.stats()["outbox"] == 0
+
+
 def test_silent_peer_is_marked_lagging_after_the_timeout(rep: Replication) -> None:
     rep.peers(B, C)
     rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
