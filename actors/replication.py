@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from actors.base import BaseActor, Node, handles
+from actors.catch_up import CatchUp, NextPage, RoundDone
 from actors.chat_rules import replication_message
 from actors.events import Event
 from actors.messages import (
@@ -70,12 +71,8 @@ class ReplicationActor(BaseActor):
         self.tracker = AckTracker(node.timing.replication_ack_timeout)
         self.peers: dict[str, Peer] = {}
         self.outbox = Outbox()
-        self.refreshing: set[str] = set()
-        self.applying = 0  # batches of other origins' events on their way to disk
         self.stored_at: dict[int, float] = {}  # seq -> wall time our own write became durable
-        self.on_refreshed: list[Callable[[], None]] = []
-        self.round_started = 0.0
-        self.round_events = 0
+        self.catch_up = CatchUp()
         self.last_catchup: dict[str, Any] = {}
 
     def stats(self) -> dict[str, Any]:
@@ -192,7 +189,7 @@ class ReplicationActor(BaseActor):
                 )
             self._check_acks()
             return
-        self.applying -= 1
+        self.catch_up.stored()
         if a.fresh:
             self.log.info("events_applied", ids=[e.id for e in a.fresh], via=VIA[type(tag)])
             self.routes.tell("chat", Applied(a.fresh))
@@ -203,7 +200,7 @@ class ReplicationActor(BaseActor):
         self._release_if_settled()
 
     def _apply(self, events: list[Event], tag: PeerPush | SyncStep | SeenPublished) -> None:
-        self.applying += 1
+        self.catch_up.storing()
         self.routes.tell("persistence", Append(tuple(events), tag))
 
     # ---- serving peers ----------------------------------------------------------------
@@ -255,11 +252,14 @@ class ReplicationActor(BaseActor):
         self.log.warning("replica_gap_detected", origins=sorted(gaps))
         peer = self.peers.get(hint) if isinstance(hint, str) else None
         peer = peer or next(iter(self.peers.values()), None)
-        if peer is not None and peer.name not in self.refreshing:
+        if peer is not None:
+            self._pull(peer)
+
+    def _pull(self, peer: Peer) -> None:
+        if self.catch_up.pull(peer.name, self.now()):
             self._sync_from(peer)
 
     def _sync_from(self, peer: Peer) -> None:
-        self.refreshing.add(peer.name)
         self._call(
             peer,
             "sync",
@@ -282,48 +282,29 @@ class ReplicationActor(BaseActor):
             self._sync_step_done(r.peer, more, 0)
 
     def _sync_step_done(self, peer: str, more: bool, count: int) -> None:
-        self.round_events += count
-        if more and peer in self.peers:
-            self._sync_from(self.peers[peer])
+        step = self.catch_up.page_done(peer, count, more and peer in self.peers, self.now())
+        if isinstance(step, NextPage):
+            self._sync_from(self.peers[step.peer])
             return
-        self.refreshing.discard(peer)
-        if not self.refreshing:
-            self._round_finished()
-
-    def _round_finished(self) -> None:
-        if self.round_events:
-            elapsed = time.monotonic() - self.round_started
-            self.last_catchup = {
-                "events": self.round_events,
-                "seconds": round(elapsed, 3),
-                "at": self.node.clock.now(),
-            }
-            self.log.info(
-                "catchup_done",
-                events=self.round_events,
-                seconds=round(elapsed, 3),
-                heads=self.durable_heads,
-            )
-        self.round_events = 0
+        if isinstance(step, RoundDone):
+            self._round_done(step)
         self._release_if_settled()
 
+    def _round_done(self, done: RoundDone) -> None:
+        seconds = round(done.seconds, 3)
+        self.last_catchup = {"events": done.events, "seconds": seconds, "at": self.node.clock.now()}
+        self.log.info("catchup_done", events=done.events, seconds=seconds, heads=self.durable_heads)
+
     def _release_if_settled(self) -> None:
-        """Run the refresh callbacks once no pull is running and nothing pulled or pushed is
-        still on its way to disk (so the chat actor has seen every Applied first)."""
-        if self.refreshing or self.applying:
-            return
-        callbacks, self.on_refreshed = self.on_refreshed, []
-        for callback in callbacks:
+        # the chat actor has been told every Applied before a callback hands it a retry
+        for callback in self.catch_up.release():
             callback()
 
     def refresh(self, then: Callable[[], None]) -> None:
         """Pull from every live peer until none has more, then call `then`."""
-        self.on_refreshed.append(then)
-        if not self.refreshing:
-            self.round_started = time.monotonic()
+        self.catch_up.wait(then)
         for peer in self.peers.values():
-            if peer.name not in self.refreshing:
-                self._sync_from(peer)
+            self._pull(peer)
         self._release_if_settled()
 
     @handles(RefreshThenRetry)
@@ -339,5 +320,5 @@ class ReplicationActor(BaseActor):
 
     @handles(AntiEntropyDue)
     def _anti_entropy(self, _: AntiEntropyDue) -> None:
-        if self.peers and not self.refreshing:
-            self._sync_from(random.choice(list(self.peers.values())))
+        if self.peers and not self.catch_up.running:
+            self._pull(random.choice(list(self.peers.values())))

@@ -291,6 +291,21 @@ def test_a_sync_with_more_asks_again_from_the_new_heads(rep: Replication) -> Non
     assert len(rep.chat.of(ClientRequest)) == 1
 
 
+def test_a_catch_up_round_reports_its_events_and_its_own_duration() -> None:
+    rep = Replication(heads={"b": 1})
+    rep.peers(B)
+    rep.time.advance(100.0)
+    rep.tell(Replicated(theirs("d", 2)))  # a gap: the round starts now
+    rep.time.advance(0.25)
+    rep.transport.sent("sync")[0].complete(
+        {"status": "OK", "more": False, "events": [theirs("d", s).to_wire() for s in (1, 2)]}
+    )
+    barrier(rep.ref)
+    rep.durable(rep.persistence.only(Append), {"b": 1, "d": 2})
+    last = rep.stats()["last_catchup"]
+    assert (last["events"], last["seconds"]) == (2, 0.25)
+
+
 def test_push_from_a_peer_is_stored_then_answered_with_heads(rep: Replication) -> None:
     rep.peers(B)
     events = [theirs("b", 2), theirs("b", 1)]
