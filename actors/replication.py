@@ -61,17 +61,18 @@ class ReplicationActor(BaseActor):
         routes: Routes,
         heads: dict[str, int],
         now: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(node)
         self.transport = transport
         self.routes = routes
         self.now = now
+        self.wall = wall  # OS time like the log timestamps, which stored_ms is read against
         self.replica = ReplicaHeads(dict(heads))
         self.durable_heads = dict(heads)
         self.tracker = AckTracker(node.timing.replication_ack_timeout)
         self.peers: dict[str, Peer] = {}
         self.outbox = Outbox()
-        self.stored_at: dict[int, float] = {}  # seq -> wall time our own write became durable
         self.catch_up = CatchUp()
         self.last_catchup: dict[str, Any] = {}
 
@@ -158,7 +159,6 @@ class ReplicationActor(BaseActor):
         for ack in done:
             if ack.degraded and self.peers:
                 self.log.warning("write_degraded", id=ack.event.id, copies=ack.copies)
-            stored_at = self.stored_at.pop(ack.event.seq, None)
             self.log.info(
                 "write_acknowledged",
                 id=ack.event.id,
@@ -166,7 +166,7 @@ class ReplicationActor(BaseActor):
                 copies=ack.copies,
                 degraded=ack.degraded,
                 # since durable here: the log-based replication lag starts from there
-                stored_ms=round((time.time() - stored_at) * 1000, 3) if stored_at else None,
+                stored_ms=round((self.wall() - ack.durable_at) * 1000, 3),
             )
             self.routes.tell("chat", WriteDone(ack.token, ack.event))
         self.outbox.trim(self.tracker.min_acked())
@@ -179,8 +179,7 @@ class ReplicationActor(BaseActor):
         tag = a.tag
         if isinstance(tag, LocalWrites):
             for event in a.fresh:
-                self.stored_at[event.seq] = time.time()
-                self.tracker.durable(event.seq)
+                self.tracker.durable(event.seq, self.wall())
                 self.transport.publish(
                     PUB,
                     "replication",

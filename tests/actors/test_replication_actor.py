@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from actors.base import Node
 from actors.events import Event
@@ -49,11 +50,17 @@ class Replication:
         self.transport = FakeTransport()
         self.chat, self.persistence = Mailbox(), Mailbox()
         self.time = ManualScheduler()
+        self.wall = 1000.0
         routes = Routes()
         routes.add("chat", self.chat)
         routes.add("persistence", self.persistence)
         self.ref = ReplicationActor.start(
-            self.node, self.transport, routes, heads or {}, now=self.time.now
+            self.node,
+            self.transport,
+            routes,
+            heads or {},
+            now=self.time.now,
+            wall=lambda: self.wall,
         )
         routes.add("replication", self.ref)
 
@@ -112,6 +119,21 @@ def test_write_is_acknowledged_only_when_durable_and_applied_by_the_peer(rep: Re
     push.complete({"status": "OK", "heads": {"a": 1}})
     barrier(rep.ref)
     assert rep.chat.only(WriteDone) == WriteDone("t1", append.events[0])
+
+
+def test_the_acknowledgement_log_says_how_long_the_write_waited_since_durable_here(
+    rep: Replication,
+) -> None:
+    rep.peers(B)
+    rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
+    rep.durable(rep.persistence.only(Append), {"a": 1})
+    rep.wall += 0.25
+    with capture_logs() as logs:
+        rep.transport.sent("replicate")[0].complete({"status": "OK", "heads": {"a": 1}})
+        barrier(rep.ref)
+    [acknowledged] = [line for line in logs if line["event"] == "write_acknowledged"]
+    assert acknowledged["stored_ms"] == 250.0
+    assert (acknowledged["id"], acknowledged["copies"]) == ("a:1", 2)
 
 
 def test_peer_applying_first_still_waits_for_local_durability(rep: Replication) -> None:
@@ -301,7 +323,10 @@ def test_a_catch_up_round_reports_its_events_and_its_own_duration() -> None:
         {"status": "OK", "more": False, "events": [theirs("d", s).to_wire() for s in (1, 2)]}
     )
     barrier(rep.ref)
-    rep.durable(rep.persistence.only(Append), {"b": 1, "d": 2})
+    with capture_logs() as logs:
+        rep.durable(rep.persistence.only(Append), {"b": 1, "d": 2})
+    [done] = [line for line in logs if line["event"] == "catchup_done"]
+    assert (done["events"], done["seconds"], done["heads"]) == (2, 0.25, {"b": 1, "d": 2})
     last = rep.stats()["last_catchup"]
     assert (last["events"], last["seconds"]) == (2, 0.25)
 
