@@ -9,15 +9,14 @@ Server-to-server services it owns (see docs/protocol.md):
 
 from __future__ import annotations
 
-import itertools
 import random
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from actors.base import BaseActor, Node, handles
+from actors.catch_up import CatchUp, NextPage, RoundDone
 from actors.chat_rules import replication_message
 from actors.events import Event
 from actors.messages import (
@@ -42,14 +41,13 @@ from actors.messages import (
     SyncStep,
     WriteDone,
 )
+from actors.outbox import Outbox
 from actors.replication_log import AckTracker, ReplicaHeads
 from actors.routes import Routes
 from transport import codec
 from transport.port import Call, Inbound, Transport
 
 PUB = "pub"
-PUSH_BATCH = 1000
-OUTBOX_LIMIT = 200_000
 VIA = {PeerPush: "peer", SyncStep: "sync", SeenPublished: "pub"}  # events_applied's `via`
 
 
@@ -63,23 +61,19 @@ class ReplicationActor(BaseActor):
         routes: Routes,
         heads: dict[str, int],
         now: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(node)
         self.transport = transport
         self.routes = routes
         self.now = now
+        self.wall = wall  # OS time like the log timestamps, which stored_ms is read against
         self.replica = ReplicaHeads(dict(heads))
         self.durable_heads = dict(heads)
         self.tracker = AckTracker(node.timing.replication_ack_timeout)
         self.peers: dict[str, Peer] = {}
-        self.outbox: OrderedDict[int, Event] = OrderedDict()
-        self.pushing: set[str] = set()
-        self.refreshing: set[str] = set()
-        self.applying = 0  # batches of other origins' events on their way to disk
-        self.stored_at: dict[int, float] = {}  # seq -> wall time our own write became durable
-        self.on_refreshed: list[Callable[[], None]] = []
-        self.round_started = 0.0
-        self.round_events = 0
+        self.outbox = Outbox()
+        self.catch_up = CatchUp()
         self.last_catchup: dict[str, Any] = {}
 
     def stats(self) -> dict[str, Any]:
@@ -132,7 +126,7 @@ class ReplicationActor(BaseActor):
             **w.fields,
         )
         self.tracker.add(w.token, event, self.now())
-        self.outbox[event.seq] = event
+        self.outbox.add(event)
         self.routes.tell("persistence", Append((event,), LocalWrites()))
         self._push_all()
 
@@ -141,33 +135,22 @@ class ReplicationActor(BaseActor):
             self._push(peer)
 
     def _push(self, peer: Peer) -> None:
-        if peer.name in self.pushing or not self.outbox:
-            return
-        acked = self.tracker.acked.get(peer.name, 0)
-        unacked = itertools.dropwhile(lambda item: item[0] <= acked, self.outbox.items())
-        batch = [e.to_wire() for _, e in itertools.islice(unacked, PUSH_BATCH)]
-        if not batch:
-            return
-        self.pushing.add(peer.name)
-        self._call(peer, "replicate", {"events": batch, "origin": self.node.name}, PushAnswered)
+        batch = self.outbox.next_push(peer.name, self.tracker.acked.get(peer.name, 0))
+        if batch:
+            data = {"events": [e.to_wire() for e in batch], "origin": self.node.name}
+            self._call(peer, "replicate", data, PushAnswered)
 
     @handles(PushAnswered)
     def _on_push_reply(self, r: PushAnswered) -> None:
-        self.pushing.discard(r.peer)
+        self.outbox.answered(r.peer)
         if not r.ok:
             return
         heads = r.data.get("heads")
         if isinstance(heads, dict):
             self.tracker.peer_applied(r.peer, codec.as_int(heads.get(self.node.name, 0)))
         self._check_acks()
-        self._trim_outbox()
         if r.peer in self.peers:
             self._push(self.peers[r.peer])
-
-    def _trim_outbox(self) -> None:
-        floor = self.tracker.min_acked()
-        while self.outbox and (next(iter(self.outbox)) <= floor or len(self.outbox) > OUTBOX_LIMIT):
-            self.outbox.popitem(last=False)
 
     def _check_acks(self) -> None:
         done, lagging = self.tracker.ready(self.now())
@@ -176,7 +159,6 @@ class ReplicationActor(BaseActor):
         for ack in done:
             if ack.degraded and self.peers:
                 self.log.warning("write_degraded", id=ack.event.id, copies=ack.copies)
-            stored_at = self.stored_at.pop(ack.event.seq, None)
             self.log.info(
                 "write_acknowledged",
                 id=ack.event.id,
@@ -184,9 +166,10 @@ class ReplicationActor(BaseActor):
                 copies=ack.copies,
                 degraded=ack.degraded,
                 # since durable here: the log-based replication lag starts from there
-                stored_ms=round((time.time() - stored_at) * 1000, 3) if stored_at else None,
+                stored_ms=round((self.wall() - ack.durable_at) * 1000, 3),
             )
             self.routes.tell("chat", WriteDone(ack.token, ack.event))
+        self.outbox.trim(self.tracker.min_acked())
 
     # ---- storage callbacks ------------------------------------------------------------
 
@@ -196,8 +179,7 @@ class ReplicationActor(BaseActor):
         tag = a.tag
         if isinstance(tag, LocalWrites):
             for event in a.fresh:
-                self.stored_at[event.seq] = time.time()
-                self.tracker.durable(event.seq)
+                self.tracker.durable(event.seq, self.wall())
                 self.transport.publish(
                     PUB,
                     "replication",
@@ -206,7 +188,7 @@ class ReplicationActor(BaseActor):
                 )
             self._check_acks()
             return
-        self.applying -= 1
+        self.catch_up.stored()
         if a.fresh:
             self.log.info("events_applied", ids=[e.id for e in a.fresh], via=VIA[type(tag)])
             self.routes.tell("chat", Applied(a.fresh))
@@ -217,7 +199,7 @@ class ReplicationActor(BaseActor):
         self._release_if_settled()
 
     def _apply(self, events: list[Event], tag: PeerPush | SyncStep | SeenPublished) -> None:
-        self.applying += 1
+        self.catch_up.storing()
         self.routes.tell("persistence", Append(tuple(events), tag))
 
     # ---- serving peers ----------------------------------------------------------------
@@ -269,11 +251,14 @@ class ReplicationActor(BaseActor):
         self.log.warning("replica_gap_detected", origins=sorted(gaps))
         peer = self.peers.get(hint) if isinstance(hint, str) else None
         peer = peer or next(iter(self.peers.values()), None)
-        if peer is not None and peer.name not in self.refreshing:
+        if peer is not None:
+            self._pull(peer)
+
+    def _pull(self, peer: Peer) -> None:
+        if self.catch_up.pull(peer.name, self.now()):
             self._sync_from(peer)
 
     def _sync_from(self, peer: Peer) -> None:
-        self.refreshing.add(peer.name)
         self._call(
             peer,
             "sync",
@@ -296,48 +281,29 @@ class ReplicationActor(BaseActor):
             self._sync_step_done(r.peer, more, 0)
 
     def _sync_step_done(self, peer: str, more: bool, count: int) -> None:
-        self.round_events += count
-        if more and peer in self.peers:
-            self._sync_from(self.peers[peer])
+        step = self.catch_up.page_done(peer, count, more and peer in self.peers, self.now())
+        if isinstance(step, NextPage):
+            self._sync_from(self.peers[step.peer])
             return
-        self.refreshing.discard(peer)
-        if not self.refreshing:
-            self._round_finished()
-
-    def _round_finished(self) -> None:
-        if self.round_events:
-            elapsed = time.monotonic() - self.round_started
-            self.last_catchup = {
-                "events": self.round_events,
-                "seconds": round(elapsed, 3),
-                "at": self.node.clock.now(),
-            }
-            self.log.info(
-                "catchup_done",
-                events=self.round_events,
-                seconds=round(elapsed, 3),
-                heads=self.durable_heads,
-            )
-        self.round_events = 0
+        if isinstance(step, RoundDone):
+            self._round_done(step)
         self._release_if_settled()
 
+    def _round_done(self, done: RoundDone) -> None:
+        seconds = round(done.seconds, 3)
+        self.last_catchup = {"events": done.events, "seconds": seconds, "at": self.node.clock.now()}
+        self.log.info("catchup_done", events=done.events, seconds=seconds, heads=self.durable_heads)
+
     def _release_if_settled(self) -> None:
-        """Run the refresh callbacks once no pull is running and nothing pulled or pushed is
-        still on its way to disk (so the chat actor has seen every Applied first)."""
-        if self.refreshing or self.applying:
-            return
-        callbacks, self.on_refreshed = self.on_refreshed, []
-        for callback in callbacks:
+        # the chat actor has been told every Applied before a callback hands it a retry
+        for callback in self.catch_up.release():
             callback()
 
     def refresh(self, then: Callable[[], None]) -> None:
         """Pull from every live peer until none has more, then call `then`."""
-        self.on_refreshed.append(then)
-        if not self.refreshing:
-            self.round_started = time.monotonic()
+        self.catch_up.wait(then)
         for peer in self.peers.values():
-            if peer.name not in self.refreshing:
-                self._sync_from(peer)
+            self._pull(peer)
         self._release_if_settled()
 
     @handles(RefreshThenRetry)
@@ -353,5 +319,5 @@ class ReplicationActor(BaseActor):
 
     @handles(AntiEntropyDue)
     def _anti_entropy(self, _: AntiEntropyDue) -> None:
-        if self.peers and not self.refreshing:
-            self._sync_from(random.choice(list(self.peers.values())))
+        if self.peers and not self.catch_up.running:
+            self._pull(random.choice(list(self.peers.values())))

@@ -44,7 +44,7 @@ class _Pending:
     token: object
     event: Event
     started: float
-    durable: bool = False
+    durable_at: float | None = None
 
 
 @dataclass
@@ -53,6 +53,7 @@ class Acknowledgement:
     event: Event
     copies: int
     degraded: bool
+    durable_at: float
 
 
 @dataclass
@@ -81,9 +82,10 @@ class AckTracker:
     def add(self, token: object, event: Event, now: float) -> None:
         self.pending[event.seq] = _Pending(token, event, now)
 
-    def durable(self, seq: int) -> None:
+    def durable(self, seq: int, at: float) -> None:
+        """Write `seq` is durable here since `at` (the clock its logs report lag with)."""
         if seq in self.pending:
-            self.pending[seq].durable = True
+            self.pending[seq].durable_at = at
 
     def peer_applied(self, peer: str, head: int) -> None:
         self.acked[peer] = max(self.acked.get(peer, 0), head)
@@ -98,7 +100,7 @@ class AckTracker:
         done: list[Acknowledgement] = []
         newly_lagging: set[str] = set()
         for seq, p in list(self.pending.items()):
-            if not p.durable:
+            if p.durable_at is None:
                 break
             have = {peer for peer, head in self.acked.items() if head >= seq and peer in self.live}
             missing = self.healthy() - have
@@ -110,7 +112,8 @@ class AckTracker:
                 break
             del self.pending[seq]
             self.last_acknowledged = seq
-            done.append(Acknowledgement(p.token, p.event, 1 + len(have), degraded=not have))
+            copies = 1 + len(have)
+            done.append(Acknowledgement(p.token, p.event, copies, not have, p.durable_at))
         return done, newly_lagging
 
     def min_acked(self) -> int:

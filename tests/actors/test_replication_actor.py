@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from actors.base import Node
 from actors.events import Event
@@ -42,11 +43,17 @@ class Replication:
         self.transport = FakeTransport()
         self.chat, self.persistence = Mailbox(), Mailbox()
         self.time = ManualScheduler()
+        self.wall = 1000.0
         routes = Routes()
         routes.add("chat", self.chat)
         routes.add("persistence", self.persistence)
         self.ref = ReplicationActor.start(
-            self.node, self.transport, routes, heads or {}, now=self.time.now
+            self.node,
+            self.transport,
+            routes,
+            heads or {},
+            now=self.time.now,
+            wall=lambda: self.wall,
         )
         routes.add("replication", self.ref)
 
@@ -107,6 +114,21 @@ def test_write_is_acknowledged_only_when_durable_and_applied_by_the_peer(rep: Re
     assert rep.chat.only(WriteDone) == WriteDone("t1", append.events[0])
 
 
+def test_the_acknowledgement_log_says_how_long_the_write_waited_since_durable_here(
+    rep: Replication,
+) -> None:
+    rep.peers(B)
+    rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
+    rep.durable(rep.persistence.only(Append), {"a": 1})
+    rep.wall += 0.25
+    with capture_logs() as logs:
+        rep.transport.sent("replicate")[0].complete({"status": "OK", "heads": {"a": 1}})
+        barrier(rep.ref)
+    [acknowledged] = [line for line in logs if line["event"] == "write_acknowledged"]
+    assert acknowledged["stored_ms"] == 250.0
+    assert (acknowledged["id"], acknowledged["copies"]) == ("a:1", 2)
+
+
 def test_peer_applying_first_still_waits_for_local_durability(rep: Replication) -> None:
     rep.peers(B)
     rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
@@ -144,6 +166,19 @@ def test_alone_a_write_is_acknowledged_once_durable(rep: Replication) -> None:
     rep.durable(rep.persistence.only(Append), {"a": 1})
     assert rep.chat.only(WriteDone).token == "t1"
     assert rep.transport.sent("replicate") == []
+
+
+def test_the_outbox_keeps_only_what_a_live_peer_may_lack(rep: Replication) -> None:
+    rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
+    rep.durable(rep.persistence.only(Append), {"a": 1})
+    assert rep.stats()["outbox"] == 0  # alone: nobody to push it to
+    rep.peers(B)
+    rep.tell(LocalWrite("login", {"user": "bob"}, "t2"))
+    rep.durable(rep.persistence.of(Append)[1], {"a": 2})
+    assert rep.stats()["outbox"] == 1
+    rep.transport.sent("replicate")[0].complete({"status": "OK", "heads": {"a": 2}})
+    barrier(rep.ref)
+    assert rep.stats()["outbox"] == 0
 
 
 def test_silent_peer_is_marked_lagging_after_the_timeout(rep: Replication) -> None:
@@ -269,6 +304,24 @@ def test_a_sync_with_more_asks_again_from_the_new_heads(rep: Replication) -> Non
     second.complete({"status": "OK", "more": False, "events": []})
     barrier(rep.ref)
     assert len(rep.chat.of(ClientRequest)) == 1
+
+
+def test_a_catch_up_round_reports_its_events_and_its_own_duration() -> None:
+    rep = Replication(heads={"b": 1})
+    rep.peers(B)
+    rep.time.advance(100.0)
+    rep.tell(Replicated(theirs("d", 2)))  # a gap: the round starts now
+    rep.time.advance(0.25)
+    rep.transport.sent("sync")[0].complete(
+        {"status": "OK", "more": False, "events": [theirs("d", s).to_wire() for s in (1, 2)]}
+    )
+    barrier(rep.ref)
+    with capture_logs() as logs:
+        rep.durable(rep.persistence.only(Append), {"b": 1, "d": 2})
+    [done] = [line for line in logs if line["event"] == "catchup_done"]
+    assert (done["events"], done["seconds"], done["heads"]) == (2, 0.25, {"b": 1, "d": 2})
+    last = rep.stats()["last_catchup"]
+    assert (last["events"], last["seconds"]) == (2, 0.25)
 
 
 def test_push_from_a_peer_is_stored_then_answered_with_heads(rep: Replication) -> None:

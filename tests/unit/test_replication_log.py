@@ -79,7 +79,7 @@ def tracker(*live: str) -> AckTracker:
 def write(t: AckTracker, seq: int, now: float = 0.0, durable: bool = True) -> None:
     t.add(f"token{seq}", ev("me", seq), now)
     if durable:
-        t.durable(seq)
+        t.durable(seq, at=1000.0 + seq)
 
 
 def acked(t: AckTracker, now: float) -> list[tuple[object, int, bool]]:
@@ -92,8 +92,17 @@ def test_nothing_is_acknowledged_before_it_is_durable_here() -> None:
     write(t, 1, durable=False)
     t.peer_applied("b", 1)
     assert acked(t, now=5.0) == []
-    t.durable(1)
+    t.durable(1, at=1000.0)
     assert acked(t, now=5.0) == [("token1", 2, False)]
+
+
+def test_an_acknowledgement_says_since_when_the_write_is_durable_here() -> None:
+    t = tracker()
+    write(t, 1, durable=False)
+    t.durable(1, at=1234.5)
+    t.durable(7, at=1300.0)  # not pending: ignored
+    [ack] = t.ready(now=0.0)[0]
+    assert ack.durable_at == 1234.5
 
 
 def test_waits_for_every_healthy_live_peer() -> None:
@@ -121,7 +130,7 @@ def test_writes_are_acknowledged_in_order() -> None:
     write(t, 1, durable=False)
     write(t, 2)
     assert acked(t, now=0.0) == []
-    t.durable(1)
+    t.durable(1, at=1000.0)
     assert [token for token, *_ in acked(t, now=0.0)] == ["token1", "token2"]
 
 

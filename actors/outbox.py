@@ -1,0 +1,64 @@
+"""The origin's outbox as pure state: its own events that some live peer may still lack, and
+which batch to push to each peer."""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from actors.events import Event
+
+PUSH_BATCH = 1000  # events in one `replicate` push
+OUTBOX_LIMIT = 200_000  # events kept; a peer further behind catches up with `sync`
+
+
+@dataclass
+class Outbox:
+    """Our own events in sequence order, until every live peer has applied them.
+
+    At most one push per peer is in flight: the next one starts from what its answer says
+    the peer holds, so a batch is never sent twice on purpose.
+    """
+
+    batch: int = PUSH_BATCH
+    limit: int = OUTBOX_LIMIT
+    events: OrderedDict[int, Event] = field(default_factory=OrderedDict)
+    in_flight: set[str] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def add(self, event: Event) -> None:
+        self.events[event.seq] = event
+        if len(self.events) > self.limit:
+            self.events.popitem(last=False)
+
+    def next_push(self, peer: str, acked: int) -> list[Event]:
+        """The batch to push to `peer`, which holds our events up to `acked`: empty while a
+        push to it is in flight or when it lacks nothing kept here. A batch returned counts
+        as in flight until `answered(peer)`."""
+        if peer in self.in_flight:
+            return []
+        batch = self._batch_after(acked)
+        if batch:
+            self.in_flight.add(peer)
+        return batch
+
+    def answered(self, peer: str) -> None:
+        """The push to `peer` is over (answered or failed)."""
+        self.in_flight.discard(peer)
+
+    def trim(self, floor: int) -> None:
+        """Forget the events up to `floor`, the lowest head every live peer has applied."""
+        while self.events and next(iter(self.events)) <= floor:
+            self.events.popitem(last=False)
+
+    def _batch_after(self, acked: int) -> list[Event]:
+        """The oldest events past `acked`, within the bounds of one push."""
+        batch: list[Event] = []
+        for event in itertools.dropwhile(lambda e: e.seq <= acked, self.events.values()):
+            if len(batch) >= self.batch:
+                break
+            batch.append(event)
+        return batch
