@@ -2,10 +2,10 @@
 
 The rule (the README's Reliability section repeats it):
 - Names are normalised to NFKC: the composed and decomposed spellings of `josé` are one name,
-  and full-width `ａｄｍｉｎ` is `admin`.
+  and the full-width look-alike of `admin` is `admin`.
 - The letters of a name come from one script (Latin, Cyrillic, Greek, ...; Han may go with
   Hiragana/Katakana, Hangul or Bopomofo as those languages write names). This refuses the
-  usual impersonation, a Cyrillic `а` inside a Latin `admin`. Whole-script look-alikes (an
+  usual impersonation, a Cyrillic `a` (U+0430) inside a Latin `admin`. Whole-script look-alikes (an
   all-Cyrillic word that reads like a Latin one) stay possible: refusing them needs a
   registry of every name's skeleton, and accounts (password-claimed names) are the real
   answer to impersonation.
