@@ -155,6 +155,3 @@ class EventStore:
             ).fetchall()
             rows = [r for r in rows if r[2] != oldest] + ties
         return [_row_to_event(r) for r in reversed(rows)]
-
-    def count(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0]

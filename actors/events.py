@@ -31,11 +31,6 @@ class Event:
     def id(self) -> str:
         return f"{self.origin}:{self.seq}"
 
-    @property
-    def sort_key(self) -> tuple[int, str, int]:
-        """The one history order every replica shares."""
-        return (self.clock, self.origin, self.seq)
-
     def record(self) -> dict[str, Any]:
         """operationData on topic `replication`: the protocol's fields plus our id."""
         base = {

@@ -25,6 +25,7 @@ import pykka
 import structlog
 
 from actors.base import Ping
+from actors.events import Event
 from actors.routes import Routes
 from actors.scheduler import ManualScheduler
 from config.clocks import AdjustedClock, LamportClock
@@ -48,6 +49,11 @@ def make_inbound(
 ) -> Inbound:
     """A request as the pump hands it to an actor."""
     return Inbound(key, next(_tokens), codec.Request(service, dict(data or {}), clock, fmt))
+
+
+def history_order(event: Event) -> tuple[int, str, int]:
+    """The one history order every replica shares (a sort key)."""
+    return (event.clock, event.origin, event.seq)
 
 
 def barrier(*refs: pykka.ActorRef) -> None:

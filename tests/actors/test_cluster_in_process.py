@@ -15,7 +15,7 @@ from actors.messages import ClientRequest, CoordinatorAnnounced, ExpiryDue, Repl
 from actors.registry import RegistryActor
 from config.timing import DEFAULT_TIMING
 from roles.server_graph import SUBSCRIBED_TOPICS, start_server_actors
-from tests.fakes import FakeNetwork, Mailbox, NetNode, Reply, stop_all_actors
+from tests.fakes import FakeNetwork, Mailbox, NetNode, Reply, history_order, stop_all_actors
 from transport.port import Publication
 
 REFERENCE = "tcp://reference:5559"
@@ -130,7 +130,7 @@ class Cluster:
     def stored(self, name: str) -> list[Event]:
         store = EventStore(self.data_dir / f"{name}.sqlite3")
         try:
-            return sorted(store.since({}, 10_000), key=lambda e: e.sort_key)
+            return sorted(store.since({}, 10_000), key=history_order)
         finally:
             store.close()
 
