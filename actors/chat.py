@@ -17,9 +17,7 @@ from actors.messages import (
     WriteDone,
 )
 from actors.routes import Routes
-from transport.port import Inbound, Transport
-
-PUB = "pub"
+from transport.port import PUB, Inbound, Transport
 
 
 class ChatActor(BaseActor):

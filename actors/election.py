@@ -9,7 +9,6 @@ from functools import partial
 
 from actors.base import BaseActor, Node, handles
 from actors.bully import Announce, Bully, Elected, SendElection
-from actors.membership import default_address
 from actors.messages import (
     CoordinatorAnnounced,
     CoordinatorCheckDue,
@@ -21,15 +20,15 @@ from actors.messages import (
     PingAnswered,
 )
 from actors.routes import Routes
-from transport.port import Call, Transport
+from config.settings import default_peer_endpoint
+from transport.port import PUB, Call, Transport
 
-PUB = "pub"
 REANNOUNCE_EVERY = 3
 
 
 def peer_address(peers: dict[str, Peer], name: str) -> str:
     peer = peers.get(name)
-    return peer.address if peer else default_address(name)
+    return peer.address if peer else default_peer_endpoint(name)
 
 
 class ElectionActor(BaseActor):

@@ -19,15 +19,11 @@ from actors.messages import (
     RankAnswered,
 )
 from actors.routes import Routes
+from config.settings import default_peer_endpoint
 from transport import codec
 from transport.port import Call, Transport
 
 LISTENERS = ("replication", "election", "clock")
-
-
-def default_address(name: str) -> str:
-    """A peer's server-to-server endpoint when the reference gave none (the protocol's)."""
-    return f"tcp://{name}:5560"
 
 
 def parse_peers(items: Any, me: str) -> tuple[Peer, ...]:
@@ -40,7 +36,7 @@ def parse_peers(items: Any, me: str) -> tuple[Peer, ...]:
         if name == me:
             continue
         address = item.get("address")
-        address = address if isinstance(address, str) and address else default_address(name)
+        address = address if isinstance(address, str) and address else default_peer_endpoint(name)
         peers.append(Peer(name, codec.as_int(item.get("rank")), address))
     return tuple(sorted(peers, key=lambda p: p.name))
 

@@ -45,9 +45,8 @@ from actors.outbox import Outbox
 from actors.replication_log import AckTracker, ReplicaHeads
 from actors.routes import Routes
 from transport import codec
-from transport.port import Call, Inbound, Transport
+from transport.port import PUB, Call, Inbound, Transport
 
-PUB = "pub"
 VIA = {PeerPush: "peer", SyncStep: "sync", SeenPublished: "pub"}  # events_applied's `via`
 
 

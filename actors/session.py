@@ -11,9 +11,8 @@ from typing import Any
 
 from actors.base import BaseActor, Node, handles
 from transport.codec import clock_of, to_seconds
-from transport.port import Call, Publication, Response, Transport
+from transport.port import SUB, Call, Publication, Response, Transport
 
-SUB = "sub"
 ONCE_ONLY = ("publish", "message")
 
 

@@ -44,7 +44,8 @@ BACKEND_BIND = _opt("--backend-bind", "tcp://*:5556", "broker: bind for servers"
 XSUB_BIND = _opt("--xsub-bind", "tcp://*:5557", "proxy: bind for publishers")
 XPUB_BIND = _opt("--xpub-bind", "tcp://*:5558", "proxy: bind for subscribers")
 REFERENCE_BIND = _opt("--reference-bind", "tcp://*:5559", "reference: bind for servers")
-PEER_BIND = _opt("--peer-bind", "tcp://*:5560", "server: bind for server-to-server calls")
+PEER_PORT = 5560
+PEER_BIND = _opt("--peer-bind", f"tcp://*:{PEER_PORT}", "server: bind for server-to-server calls")
 ADVERTISE = _opt("--advertise", "", "server: endpoint peers use to reach --peer-bind")
 NAME = _opt("--name", "", "node name (default: the host name)")
 DATA_DIR = _opt("--data-dir", "data", "directory for persistent state")
@@ -98,6 +99,11 @@ def host_address() -> str:
         return socket.gethostbyname(socket.gethostname())
     except OSError:
         return "127.0.0.1"
+
+
+def default_peer_endpoint(name: str) -> str:
+    """A server's server-to-server endpoint when no one said otherwise (the protocol's)."""
+    return f"tcp://{name}:{PEER_PORT}"
 
 
 def port_of(endpoint: str) -> int:

@@ -13,6 +13,7 @@ import pykka
 from actors.base import Node
 from actors.session import ClusterRequest, Delivery, Incoming, SessionActor, Subscribe, Unreachable
 from config.timing import DEFAULT_TIMING, Timing
+from transport.port import SUB
 from transport.pump import Pump
 
 __all__ = ["ChatClient", "Delivery", "Unreachable"]
@@ -31,7 +32,7 @@ class ChatClient:
         self.node = node or Node("client", "client", timing=timing)
         self.pump = Pump(self.node.role, self.node.name, self.node.lamport, self.node.clock)
         self.session = SessionActor.start(self.node, self.pump, broker, on_delivery)
-        self.pump.subscriber("sub", proxy_sub, [], lambda pub: self.session.tell(Incoming(pub)))
+        self.pump.subscriber(SUB, proxy_sub, [], lambda pub: self.session.tell(Incoming(pub)))
         self.user = ""
         try:
             self.pump.start()

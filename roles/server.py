@@ -15,6 +15,7 @@ from actors.scheduler import Scheduler
 from config.settings import ServerSettings
 from roles.assembly import Assembly
 from roles.server_graph import SUBSCRIBED_TOPICS, start_server_actors
+from transport.port import PUB, SUB
 from transport.pump import Pump
 
 log = structlog.get_logger()
@@ -43,8 +44,8 @@ def _assemble(settings: ServerSettings, node: Node, assembly: Assembly) -> None:
         on_started=assembly.add_actor,
     )
     pump.serve("peer", settings.peer_bind, bind=True, hops=1, on_request=graph.on_peer_request)
-    pump.publisher("pub", settings.proxy_pub)
-    pump.subscriber("sub", settings.proxy_sub, list(SUBSCRIBED_TOPICS), graph.on_publication)
+    pump.publisher(PUB, settings.proxy_pub)
+    pump.subscriber(SUB, settings.proxy_sub, list(SUBSCRIBED_TOPICS), graph.on_publication)
     assembly.add("pump", pump.stop)
     pump.start()
 

@@ -29,6 +29,7 @@ from actors.events import Event
 from actors.routes import Routes
 from actors.scheduler import ManualScheduler
 from config.clocks import AdjustedClock, LamportClock
+from config.settings import default_peer_endpoint
 from transport import codec
 from transport.port import Call, Inbound, Publication, Response
 
@@ -286,7 +287,7 @@ class FakeNetwork:
     def node(
         self, name: str, endpoint: str | None = None, clock: AdjustedClock | None = None
     ) -> NetNode:
-        node = NetNode(self, name, endpoint or f"tcp://{name}:5560", clock)
+        node = NetNode(self, name, endpoint or default_peer_endpoint(name), clock)
         self.nodes[name] = node
         return node
 

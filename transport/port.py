@@ -12,6 +12,10 @@ from typing import Any, Protocol
 
 from transport import codec
 
+# Keys of the sockets a process publishes and subscribes on (the roles open them by these).
+PUB = "pub"
+SUB = "sub"
+
 
 @dataclass(frozen=True)
 class Inbound:
