@@ -6,7 +6,7 @@ import itertools
 from typing import Any
 
 from actors.base import BaseActor, Node, handles
-from actors.chat_rules import Answer, ChatRules, Lookup, Unsure, Write, publication
+from actors.chat_rules import Answer, ChatRules, Unsure, Write
 from actors.messages import (
     Applied,
     ClientRequest,
@@ -17,7 +17,9 @@ from actors.messages import (
     WriteDone,
 )
 from actors.routes import Routes
+from transport import protocol
 from transport.port import PUB, Inbound, Transport
+from transport.protocol import ReadHistory
 
 
 class ChatActor(BaseActor):
@@ -50,26 +52,17 @@ class ChatActor(BaseActor):
     @handles(ClientRequest)
     def _request(self, message: ClientRequest) -> None:
         request = message.inbound.request
-        decision = self.rules.decide(request.service, request.data, message.retried)
+        parsed = protocol.parse_client_request(request.service, request.data)
+        decision = self.rules.decide(parsed, message.retried)
         if isinstance(decision, Answer):
             self._answer(message.inbound, decision.data)
         elif isinstance(decision, Write):
             token = next(self.tokens)
             self.waiting[token] = (message.inbound, decision)
             self.routes.tell("replication", LocalWrite(decision.op, decision.fields, token))
-        elif isinstance(decision, Lookup):
+        elif isinstance(decision, ReadHistory):
             self._count()
-            self.routes.tell(
-                "persistence",
-                HistoryQuery(
-                    message.inbound,
-                    decision.channel,
-                    decision.user,
-                    decision.peer,
-                    decision.limit,
-                    decision.before_clock,
-                ),
-            )
+            self.routes.tell("persistence", HistoryQuery(message.inbound, decision))
         elif isinstance(decision, Unsure):
             self.log.info("record_missing_refreshing", reason=decision.error)
             self.routes.tell("replication", RefreshThenRetry(ClientRequest(message.inbound, True)))
@@ -79,8 +72,9 @@ class ChatActor(BaseActor):
         inbound, write = self.waiting.pop(message.token)
         self.rules.apply(message.event)
         self._answer(inbound, write.done)
-        if message.event.op in ("publish", "message"):
-            topic, payload = publication(message.event)
+        published = protocol.publication(message.event)
+        if published is not None:
+            topic, payload = published
             self.transport.publish(PUB, topic, payload, clock=message.event.clock)
 
     @handles(Applied)
@@ -91,7 +85,7 @@ class ChatActor(BaseActor):
     def _answer(self, inbound: Inbound, data: dict[str, Any]) -> None:
         self.transport.reply(inbound, data)
         self._count()
-        if data.get("status") == "erro":
+        if protocol.refused(data):
             self.log.info(
                 "request_refused", service=inbound.request.service, reason=data.get("description")
             )

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
-from actors.events import Event
-from transport import codec
-from transport.codec import FieldError, first, require_message, require_name
-
-HISTORY_DEFAULT = 50
-HISTORY_MAX = 1000
+from transport import protocol
+from transport.codec import error_data
+from transport.protocol import (
+    ClientCall,
+    CreateChannel,
+    Event,
+    ListChannels,
+    ListUsers,
+    Login,
+    Operation,
+    Publish,
+    ReadHistory,
+    Refusal,
+    SendMessage,
+)
 
 
 @dataclass(frozen=True)
@@ -25,20 +34,9 @@ class Answer:
 class Write:
     """Make this change (durably, replicated), then reply with `done`."""
 
-    op: str
+    op: Operation
     fields: dict[str, Any]
     done: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """Answer from the stored history."""
-
-    channel: str = ""
-    user: str = ""
-    peer: str = ""
-    limit: int = HISTORY_DEFAULT
-    before_clock: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,23 +47,15 @@ class Unsure:
     error: str
 
 
-Decision = Answer | Write | Lookup | Unsure
-
-SUCCESS = {"status": codec.SUCCESS}
-OK = {"status": codec.OK}
+# A ReadHistory decision: answer from the stored history.
+Decision = Answer | Write | ReadHistory | Unsure
 
 
 def _error(text: str) -> Answer:
-    return Answer(codec.error_data(text))
+    return Answer(error_data(text))
 
 
 REMEMBERED_REQUESTS = 100_000
-
-
-def request_id(data: dict[str, Any]) -> str:
-    """Our clients' optional id of a request (the same on every retry of it)."""
-    value = data.get("request_id")
-    return value if isinstance(value, str) and 0 < len(value) <= codec.MAX_NAME_CHARS else ""
 
 
 @dataclass
@@ -82,137 +72,64 @@ class ChatRules:
                 self.requests.popitem(last=False)
         if event.user:
             self.users.add(event.user)
-        if event.op == "channel":
+        if event.op == Operation.CHANNEL:
             self.channels.add(event.channel)
             self.creating.discard(event.channel)
 
-    def decide(self, service: str, data: dict[str, Any], retried: bool = False) -> Decision:
-        handler = getattr(self, f"_{service}", None) if service in SERVICES else None
-        if handler is None:
-            return _error(f"unknown service '{service}'")
-        try:
-            decision = handler(data)
-        except FieldError as exc:
-            return _error(str(exc))
+    def decide(self, request: ClientCall | Refusal, retried: bool = False) -> Decision:
+        """What to do with a parsed request (a refused one is answered with its reason)."""
+        decision = self._decide(request)
         if isinstance(decision, Unsure) and retried:
             return _error(decision.error)
-        if isinstance(decision, Write) and decision.op == "channel":
+        if isinstance(decision, Write) and decision.op == Operation.CHANNEL:
             self.creating.add(decision.fields["channel"])
         return decision
 
-    def _login(self, data: dict[str, Any]) -> Decision:
-        user = require_name(data, "user", "username")
-        if user in self.users:
-            return Answer(SUCCESS)
-        return Write("login", {"user": user}, SUCCESS)
+    def _decide(self, request: ClientCall | Refusal) -> Decision:
+        match request:
+            case Refusal():
+                return _error(request.reason)
+            case Login():
+                if request.user in self.users:
+                    return Answer(protocol.success())
+                return Write(Operation.LOGIN, {"user": request.user}, protocol.success())
+            case ListUsers():
+                return Answer(protocol.users_reply(sorted(self.users)))
+            case ListChannels():
+                return Answer(protocol.channels_reply(sorted(self.channels)))
+            case CreateChannel():
+                return self._channel(request)
+            case Publish():
+                if request.channel not in self.channels:
+                    return Unsure(f"unknown channel '{request.channel}'")
+                fields = {"user": request.user, "channel": request.channel}
+                post = {**fields, "message": request.message}
+                return self._once(request.user, request.request_id, Operation.PUBLISH, post)
+            case SendMessage():
+                if request.dst not in self.users:
+                    return Unsure(f"unknown user '{request.dst}'")
+                private = {"user": request.src, "dst": request.dst, "message": request.message}
+                return self._once(request.src, request.request_id, Operation.MESSAGE, private)
+            case ReadHistory():
+                if request.channel and request.channel not in self.channels:
+                    return Unsure(f"unknown channel '{request.channel}'")
+                return request
+        assert_never(request)
 
-    def _users(self, data: dict[str, Any]) -> Decision:
-        return Answer({"users": sorted(self.users)})
-
-    def _channels(self, data: dict[str, Any]) -> Decision:
-        names = sorted(self.channels)
-        return Answer({"channels": names, "users": names})
-
-    def _channel(self, data: dict[str, Any]) -> Decision:
-        channel = require_name(data, "channel", "name")
-        if channel in self.channels or channel in self.creating:
-            return _error(f"channel '{channel}' already exists")
-        user = first(data, "user", "src", "from")
+    def _channel(self, request: CreateChannel) -> Decision:
+        if request.channel in self.channels or request.channel in self.creating:
+            return _error(f"channel '{request.channel}' already exists")
         return Write(
-            "channel", {"channel": channel, "user": user if isinstance(user, str) else ""}, SUCCESS
+            Operation.CHANNEL,
+            {"channel": request.channel, "user": request.user},
+            protocol.success(),
         )
 
-    def _publish(self, data: dict[str, Any]) -> Decision:
-        user = require_name(data, "user", "src", "from")
-        channel = require_name(data, "channel", "name")
-        message = require_message(data)
-        if channel not in self.channels:
-            return Unsure(f"unknown channel '{channel}'")
-        return self._once(
-            data, user, Write("publish", {"user": user, "channel": channel, "message": message}, OK)
-        )
-
-    def _message(self, data: dict[str, Any]) -> Decision:
-        src = require_name(data, "src", "from", "user")
-        dst = require_name(data, "dst", "to")
-        message = require_message(data)
-        if dst not in self.users:
-            return Unsure(f"unknown user '{dst}'")
-        return self._once(
-            data, src, Write("message", {"user": src, "dst": dst, "message": message}, OK)
-        )
-
-    def _once(self, data: dict[str, Any], user: str, write: Write) -> Decision:
-        """A retry of a request already stored is answered, not stored again."""
-        rid = request_id(data)
-        if not rid:
-            return write
-        if (user, rid) in self.requests:
-            return Answer(write.done)
-        return Write(write.op, {**write.fields, "request_id": rid}, write.done)
-
-    def _history(self, data: dict[str, Any]) -> Decision:
-        limit = codec.optional_int(data, "limit", HISTORY_DEFAULT, 1, HISTORY_MAX)
-        before = codec.optional_int(data, "before_clock", None, 0, 2**62)
-        if first(data, "channel", "name") is not None:
-            channel = require_name(data, "channel", "name")
-            if channel not in self.channels:
-                return Unsure(f"unknown channel '{channel}'")
-            return Lookup(channel=channel, limit=limit, before_clock=before)
-        user = require_name(data, "user", "src", "from")
-        peer = require_name(data, "peer", "dst", "to")
-        return Lookup(user=user, peer=peer, limit=limit, before_clock=before)
-
-
-SERVICES = ("login", "users", "channel", "channels", "publish", "message", "history")
-
-
-def publication(event: Event) -> tuple[str, dict[str, Any]]:
-    """(topic, union payload) announcing a post or a private message to subscribers."""
-    if event.op == "publish":
-        inner = {
-            "user": event.user,
-            "channel": event.channel,
-            "message": event.message,
-            "timestamp": event.timestamp,
-        }
-        return event.channel, {
-            "service": "publish",
-            "type": "channel",
-            "user": event.user,
-            "src": event.user,
-            "channel": event.channel,
-            "message": event.message,
-            "timestamp": event.timestamp,
-            "data": inner,
-        }
-    inner = {
-        "src": event.user,
-        "dst": event.dst,
-        "message": event.message,
-        "timestamp": event.timestamp,
-    }
-    return event.dst, {
-        "service": "message",
-        "type": "private",
-        "src": event.user,
-        "from": event.user,
-        "user": event.user,
-        "dst": event.dst,
-        "to": event.dst,
-        "message": event.message,
-        "timestamp": event.timestamp,
-        "data": inner,
-    }
-
-
-def replication_message(event: Event, timestamp: float) -> dict[str, Any]:
-    return {
-        "service": "replication",
-        "data": {
-            "operation": event.op,
-            "operationData": event.record(),
-            "serverName": event.origin,
-            "timestamp": timestamp,
-        },
-    }
+    def _once(self, user: str, request_id: str, op: Operation, fields: dict[str, Any]) -> Decision:
+        """Store a post or message, answered OK; a retry of one already stored (same user,
+        same request id) is answered, not stored again."""
+        if not request_id:
+            return Write(op, fields, protocol.ok())
+        if (user, request_id) in self.requests:
+            return Answer(protocol.ok())
+        return Write(op, {**fields, "request_id": request_id}, protocol.ok())

@@ -17,15 +17,13 @@ from actors.messages import (
     AdjustAnswered,
     ClockRoundDue,
     ClockSampled,
-    CoordinatorAnnounced,
     Membership,
     MessageHandled,
-    Peer,
-    PeerRequest,
 )
 from actors.routes import Routes
-from transport import codec
+from transport import protocol
 from transport.port import Call, Transport
+from transport.protocol import AdjustRequest, ClockRequest, CoordinatorAnnounced, Peer, Service
 
 
 class ClockSyncActor(BaseActor):
@@ -62,19 +60,15 @@ class ClockSyncActor(BaseActor):
         if a.name == self.node.name:
             self._start_round("elected")
 
-    @handles(PeerRequest)
-    def _request(self, p: PeerRequest) -> None:
-        request = p.inbound.request
-        if request.service == "clock":
-            self.transport.reply(p.inbound, {"time": self.node.clock.now()})
-            return
-        delta = request.data.get("delta")
-        if isinstance(delta, bool) or not isinstance(delta, (int, float)):
-            self.transport.reply(p.inbound, codec.error_data("adjust needs a numeric 'delta'"))
-            return
-        self.node.clock.adjust(float(delta))
-        self.log.info("clock_adjusted", delta=float(delta), offset=self.node.clock.offset)
-        self.transport.reply(p.inbound, {"status": codec.OK})
+    @handles(ClockRequest)
+    def _clock(self, c: ClockRequest) -> None:
+        self.transport.reply(c.inbound, protocol.clock_reply(self.node.clock.now()))
+
+    @handles(AdjustRequest)
+    def _adjust(self, a: AdjustRequest) -> None:
+        self.node.clock.adjust(a.delta)
+        self.log.info("clock_adjusted", delta=a.delta, offset=self.node.clock.offset)
+        self.transport.reply(a.inbound, protocol.ok())
 
     @handles(MessageHandled)
     def _handled(self, _: MessageHandled) -> None:
@@ -99,7 +93,9 @@ class ClockSyncActor(BaseActor):
         self.last_round = self.now()
         clock = self.node.clock
         for peer in self.peers.values():
-            call = Call(peer.address, "clock", {}, self.node.timing.peer_timeout, 0, lane="clock")
+            call = Call(
+                peer.address, Service.CLOCK, {}, self.node.timing.peer_timeout, 0, lane="clock"
+            )
             # the answer is stamped with our time when it arrives, as Berkeley needs
             self.call(call, lambda r, n=peer.name: ClockSampled(n, r, clock.now()))
         self.log.debug("clock_round_started", reason=reason)
@@ -108,9 +104,9 @@ class ClockSyncActor(BaseActor):
     def _reply(self, r: ClockSampled) -> None:
         if self.round is None or r.peer not in self.round:
             return
-        their = r.data.get("time")
-        if r.ok and isinstance(their, (int, float)) and not isinstance(their, bool):
-            self.round[r.peer] = Sample(codec.to_seconds(their), r.response.rtt, r.received_at)
+        their = protocol.parse_clock_reply(r.data) if r.ok else None
+        if their is not None:
+            self.round[r.peer] = Sample(their, r.response.rtt, r.received_at)
         else:
             del self.round[r.peer]
         if all(s is not None for s in self.round.values()):
@@ -118,7 +114,7 @@ class ClockSyncActor(BaseActor):
 
     @handles(AdjustAnswered)
     def _adjusted(self, r: AdjustAnswered) -> None:
-        if not r.ok or r.data.get("status") == codec.ERROR:
+        if not r.ok or protocol.refused(r.data):
             self.log.warning("clock_adjust_failed", peer=r.peer, reason=r.response.error or r.data)
 
     def _finish_round(self, samples: dict[str, Sample]) -> None:
@@ -133,8 +129,8 @@ class ClockSyncActor(BaseActor):
             elif peer is not None:
                 call = Call(
                     peer.address,
-                    "adjust",
-                    {"delta": delta},
+                    Service.ADJUST,
+                    protocol.adjust_request(delta),
                     self.node.timing.peer_timeout,
                     0,
                     "clock",

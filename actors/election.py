@@ -10,18 +10,17 @@ from functools import partial
 from actors.base import BaseActor, Node, handles
 from actors.bully import Announce, Bully, Elected, SendElection
 from actors.messages import (
-    CoordinatorAnnounced,
     CoordinatorCheckDue,
     ElectionAnswered,
     ElectionTick,
     Membership,
-    Peer,
-    PeerRequest,
     PingAnswered,
 )
 from actors.routes import Routes
 from config.settings import default_peer_endpoint
+from transport import protocol
 from transport.port import PUB, Call, Transport
+from transport.protocol import CoordinatorAnnounced, ElectionRequest, Peer, Service
 
 REANNOUNCE_EVERY = 3
 
@@ -60,9 +59,9 @@ class ElectionActor(BaseActor):
         self.peers = {p.name: p for p in m.peers}
         self._run(self.bully.set_membership(m.rank, {p.name: p.rank for p in m.peers}, self.now()))
 
-    @handles(PeerRequest)
-    def _election_request(self, p: PeerRequest) -> None:
-        self.transport.reply(p.inbound, {"election": "OK"})
+    @handles(ElectionRequest)
+    def _election_request(self, e: ElectionRequest) -> None:
+        self.transport.reply(e.inbound, protocol.election_reply())
         self._run(self.bully.on_election_request(self.now()))
 
     @handles(CoordinatorAnnounced)
@@ -71,7 +70,7 @@ class ElectionActor(BaseActor):
 
     @handles(ElectionAnswered)
     def _election_answered(self, r: ElectionAnswered) -> None:
-        self._run(self.bully.on_answer(r.ok and r.data.get("election") == "OK", self.now()))
+        self._run(self.bully.on_answer(r.ok and protocol.parse_election_reply(r.data), self.now()))
 
     @handles(PingAnswered)
     def _ping_answered(self, r: PingAnswered) -> None:
@@ -96,7 +95,7 @@ class ElectionActor(BaseActor):
             # `clock` is the cheapest service every server answers: our liveness ping.
             ping = Call(
                 peer_address(self.peers, self.bully.coordinator),
-                "clock",
+                Service.CLOCK,
                 {},
                 timing.peer_timeout,
                 timing.peer_retries,
@@ -105,14 +104,8 @@ class ElectionActor(BaseActor):
             self.call(ping, partial(PingAnswered, self.bully.coordinator))
 
     def _announce(self) -> None:
-        self.transport.publish(
-            PUB,
-            "servers",
-            {
-                "service": "election",
-                "data": {"coordinator": self.node.name, "timestamp": self.node.clock.now()},
-            },
-        )
+        topic, message = protocol.coordinator_announcement(self.node.name, self.node.clock.now())
+        self.transport.publish(PUB, topic, message)
 
     def _run(self, actions: list) -> None:
         for action in actions:
@@ -120,7 +113,7 @@ class ElectionActor(BaseActor):
                 self.log.info("election_started", to=action.peer)
                 call = Call(
                     peer_address(self.peers, action.peer),
-                    "election",
+                    Service.ELECTION,
                     {},
                     self.node.timing.election_answer_timeout,
                     0,

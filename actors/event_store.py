@@ -12,9 +12,9 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from actors.events import Event
+from transport.protocol import EVENT_FIELDS, Event, Operation
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
     origin TEXT NOT NULL, seq INTEGER NOT NULL, clock INTEGER NOT NULL, op TEXT NOT NULL,
     user TEXT NOT NULL, channel TEXT NOT NULL, dst TEXT NOT NULL, message TEXT NOT NULL,
@@ -22,15 +22,15 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (origin, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_by_channel ON events (channel, clock, origin, seq)
-    WHERE op = 'publish';
+    WHERE op = '{Operation.PUBLISH}';
 CREATE INDEX IF NOT EXISTS events_by_pair ON events (pair, clock, origin, seq)
-    WHERE op = 'message';
+    WHERE op = '{Operation.MESSAGE}';
 CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS channels (name TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
-COLUMNS = "origin, seq, clock, op, user, channel, dst, message, timestamp, request_id"
-PLACEHOLDERS = ",".join("?" * (COLUMNS.count(",") + 2))  # the columns and `pair`
+COLUMNS = ", ".join(EVENT_FIELDS)  # in the order of Event's fields: a row is an Event
+PLACEHOLDERS = ",".join("?" * (len(EVENT_FIELDS) + 1))  # the columns and `pair`
 
 
 def conversation(a: str, b: str) -> str:
@@ -51,7 +51,8 @@ def move_aside(path: Path) -> Path:
 
 
 def _row_to_event(row: tuple) -> Event:
-    return Event(*row)
+    origin, seq, clock, op, *rest = row
+    return Event(origin, seq, clock, Operation(op), *rest)
 
 
 class EventStore:
@@ -72,7 +73,7 @@ class EventStore:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             for e in events:
-                pair = conversation(e.user, e.dst) if e.op == "message" else ""
+                pair = conversation(e.user, e.dst) if e.op == Operation.MESSAGE else ""
                 cur = self.db.execute(
                     f"INSERT OR IGNORE INTO events ({COLUMNS}, pair) VALUES ({PLACEHOLDERS})",
                     (
@@ -93,7 +94,7 @@ class EventStore:
                     fresh.append(e)
                     if e.user:
                         self.db.execute("INSERT OR IGNORE INTO users VALUES (?)", (e.user,))
-                    if e.op == "channel":
+                    if e.op == Operation.CHANNEL:
                         self.db.execute("INSERT OR IGNORE INTO channels VALUES (?)", (e.channel,))
         return fresh
 
@@ -124,11 +125,13 @@ class EventStore:
         return out
 
     def channel_history(self, channel: str, limit: int, before_clock: int | None) -> list[Event]:
-        return self._history("op = 'publish' AND channel = ?", (channel,), limit, before_clock)
+        return self._history(
+            f"op = '{Operation.PUBLISH}' AND channel = ?", (channel,), limit, before_clock
+        )
 
     def private_history(self, a: str, b: str, limit: int, before_clock: int | None) -> list[Event]:
         return self._history(
-            "op = 'message' AND pair = ?", (conversation(a, b),), limit, before_clock
+            f"op = '{Operation.MESSAGE}' AND pair = ?", (conversation(a, b),), limit, before_clock
         )
 
     def _history(

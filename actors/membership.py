@@ -15,30 +15,14 @@ from actors.messages import (
     HeartbeatDue,
     ListAnswered,
     Membership,
-    Peer,
     RankAnswered,
 )
 from actors.routes import Routes
-from config.settings import default_peer_endpoint
-from transport import codec
+from transport import protocol
 from transport.port import Call, Transport
+from transport.protocol import Peer, Service
 
 LISTENERS = ("replication", "election", "clock")
-
-
-def parse_peers(items: Any, me: str) -> tuple[Peer, ...]:
-    """Peers from a `list` reply, tolerating extra keys and missing addresses."""
-    peers = []
-    for item in items if isinstance(items, list) else []:
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            continue
-        name = item["name"]
-        if name == me:
-            continue
-        address = item.get("address")
-        address = address if isinstance(address, str) and address else default_peer_endpoint(name)
-        peers.append(Peer(name, codec.as_int(item.get("rank")), address))
-    return tuple(sorted(peers, key=lambda p: p.name))
 
 
 class MembershipActor(BaseActor):
@@ -83,9 +67,11 @@ class MembershipActor(BaseActor):
             return
         self.busy = True
         if self.registered:
-            self._call("heartbeat", {"user": self.node.name}, HeartbeatAnswered)
+            request = protocol.heartbeat_request(self.node.name)
+            self._call(Service.HEARTBEAT, request, HeartbeatAnswered)
         else:
-            self._call("rank", {"user": self.node.name, "address": self.advertise}, RankAnswered)
+            request = protocol.rank_request(self.node.name, self.advertise)
+            self._call(Service.RANK, request, RankAnswered)
 
     def _reachable(self, r: Answered) -> bool:
         """Whether the reference answered; if not, register again once it is back."""
@@ -101,27 +87,27 @@ class MembershipActor(BaseActor):
     def _ranked(self, r: RankAnswered) -> None:
         if not self._reachable(r):
             return
-        rank = r.data.get("rank")
-        if isinstance(rank, int) and not isinstance(rank, bool):
+        rank = protocol.parse_rank_reply(r.data)
+        if rank is not None:
             if rank != self.rank:
                 self.log.info("registered", rank=rank, address=self.advertise)
             self.rank, self.registered = rank, True
-        self._call("list", {}, ListAnswered)
+        self._call(Service.LIST, {}, ListAnswered)
 
     @handles(HeartbeatAnswered)
     def _heartbeat_answered(self, r: HeartbeatAnswered) -> None:
         if not self._reachable(r):
             return
-        if r.data.get("status") == codec.ERROR:
+        if protocol.refused(r.data):
             self.registered = False  # the reference forgot us (restarted): register again
-        self._call("list", {}, ListAnswered)
+        self._call(Service.LIST, {}, ListAnswered)
 
     @handles(ListAnswered)
     def _listed(self, r: ListAnswered) -> None:
         if not self._reachable(r):
             return
         self.busy = False
-        peers = parse_peers(r.data.get("list"), self.node.name)
+        peers = protocol.parse_list_reply(r.data, self.node.name)
         if peers != self.peers:
             self.log.info("peers_changed", peers=[p.name for p in peers])
         self.peers = peers

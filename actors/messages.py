@@ -5,16 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.events import Event
 from transport.port import Inbound, Response
+from transport.protocol import Event, Operation, Peer, ReadHistory
 
-
-@dataclass(frozen=True)
-class Peer:
-    name: str
-    rank: int
-    address: str
-
+# Requests and publications from the network arrive as the protocol's typed values
+# (transport/protocol.py: PushRequest, SyncRequest, ..., CoordinatorAnnounced, Replicated).
 
 # ---- persistence ------------------------------------------------------------------------
 
@@ -69,21 +64,10 @@ class Flush:
 
 @dataclass(frozen=True)
 class HistoryQuery:
-    inbound: Inbound
-    channel: str = ""
-    user: str = ""
-    peer: str = ""
-    limit: int = 50
-    before_clock: int | None = None
-
-
-@dataclass(frozen=True)
-class ServeSync:
-    """A peer asks for the events it lacks (server-to-server `sync`)."""
+    """Answer `inbound` from the stored history."""
 
     inbound: Inbound
-    heads: dict[str, int]
-    limit: int
+    query: ReadHistory
 
 
 # ---- chat <-> replication ---------------------------------------------------------------
@@ -99,7 +83,7 @@ class ClientRequest:
 class LocalWrite:
     """A validated change the chat actor wants made; done when durable and replicated."""
 
-    op: str
+    op: Operation
     fields: dict[str, Any]
     token: Any
 
@@ -122,20 +106,6 @@ class RefreshThenRetry:
     """Catch up from peers, then hand the request back to the chat actor once more."""
 
     request: ClientRequest
-
-
-@dataclass(frozen=True)
-class PeerRequest:
-    """A server-to-server request for the actor that owns its service."""
-
-    inbound: Inbound
-
-
-@dataclass(frozen=True)
-class Replicated:
-    """A replication publication seen on the `replication` topic."""
-
-    event: Event
 
 
 # ---- answers to outgoing calls (one type per purpose; see BaseActor.call) -----------------
@@ -252,11 +222,6 @@ class Membership:
 
     rank: int | None
     peers: tuple[Peer, ...]
-
-
-@dataclass(frozen=True)
-class CoordinatorAnnounced:
-    name: str
 
 
 @dataclass(frozen=True)

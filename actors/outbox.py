@@ -7,7 +7,7 @@ import itertools
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from actors.events import Event
+from transport.protocol import Event
 
 PUSH_BATCH = 1000  # events in one `replicate` push
 OUTBOX_LIMIT = 200_000  # events kept; a peer further behind catches up with `sync`

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from actors.base import BaseActor, Node, handles
 from actors.event_store import EventStore, move_aside
-from actors.messages import Append, Appended, Flush, HistoryQuery, ServeSync
-from transport import codec
+from actors.messages import Append, Appended, Flush, HistoryQuery
+from transport import protocol
 from transport.port import Transport
+from transport.protocol import SyncRequest
 
 
 @dataclass(frozen=True)
@@ -104,26 +105,19 @@ class PersistenceActor(BaseActor):
     @handles(HistoryQuery)
     def _history(self, q: HistoryQuery) -> None:
         assert self.store is not None
-        if q.channel:
-            events = self.store.channel_history(q.channel, q.limit, q.before_clock)
+        query = q.query
+        if query.channel:
+            events = self.store.channel_history(query.channel, query.limit, query.before_clock)
         else:
-            events = self.store.private_history(q.user, q.peer, q.limit, q.before_clock)
-        self.transport.reply(
-            q.inbound, {"status": codec.OK, "messages": [e.history_entry() for e in events]}
-        )
+            events = self.store.private_history(
+                query.user, query.peer, query.limit, query.before_clock
+            )
+        self.transport.reply(q.inbound, protocol.history_reply(events))
 
-    @handles(ServeSync)
-    def _sync(self, q: ServeSync) -> None:
+    @handles(SyncRequest)
+    def _sync(self, q: SyncRequest) -> None:
         assert self.store is not None
         self._flush()
         events = self.store.since(q.heads, q.limit + 1)
         more = len(events) > q.limit
-        self.transport.reply(
-            q.inbound,
-            {
-                "status": codec.OK,
-                "events": [e.to_wire() for e in events[: q.limit]],
-                "more": more,
-                "heads": dict(self.heads),
-            },
-        )
+        self.transport.reply(q.inbound, protocol.sync_reply(events[: q.limit], more, self.heads))

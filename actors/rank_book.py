@@ -6,7 +6,8 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from transport.protocol import Peer
 
 
 class TakenOver(ValueError):
@@ -47,15 +48,13 @@ class RankBook:
         seen = self.last_seen.get(name)
         return seen is not None and now - seen <= self.liveness_timeout
 
-    def alive(self, now: float) -> list[dict[str, Any]]:
-        out = []
-        for name, rank in sorted(self.ranks.items(), key=lambda kv: kv[1]):
-            if self.is_alive(name, now):
-                item: dict[str, Any] = {"name": name, "rank": rank}
-                if name in self.addresses:
-                    item["address"] = self.addresses[name]
-                out.append(item)
-        return out
+    def alive(self, now: float) -> list[Peer]:
+        """Live servers by rank (address "" if the server never said one)."""
+        return [
+            Peer(name, rank, self.addresses.get(name, ""))
+            for name, rank in sorted(self.ranks.items(), key=lambda kv: kv[1])
+            if self.is_alive(name, now)
+        ]
 
     def expired(self, now: float) -> list[str]:
         """Names that just went silent (forgotten from liveness, their rank kept)."""

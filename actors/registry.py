@@ -5,13 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, assert_never
 
 from actors.base import BaseActor, Node, handles
 from actors.messages import ClientRequest, ExpiryDue
 from actors.rank_book import RankBook, TakenOver
-from transport import codec
-from transport.endpoints import peer_endpoint
+from transport import protocol
+from transport.codec import error_data
 from transport.port import Transport
+from transport.protocol import HeartbeatRequest, ListRequest, RankRequest, ReferenceCall, Refusal
 
 
 class RegistryActor(BaseActor):
@@ -34,33 +36,33 @@ class RegistryActor(BaseActor):
     @handles(ClientRequest)
     def _request(self, message: ClientRequest) -> None:
         inbound = message.inbound
-        service, data = inbound.request.service, inbound.request.data
+        request = protocol.parse_reference_request(inbound.request.service, inbound.request.data)
         try:
-            reply = self._answer(service, data)
-        except (codec.FieldError, TakenOver) as exc:
-            reply = codec.error_data(str(exc))
+            reply = self._answer(request)
+        except TakenOver as exc:
+            reply = error_data(str(exc))
         self.transport.reply(inbound, reply)
 
-    def _answer(self, service: str, data: dict) -> dict:
+    def _answer(self, request: ReferenceCall | Refusal) -> dict[str, Any]:
         now = self.now()
-        if service == "rank":
-            name = codec.require_name(data, "user", "name")
-            address = peer_endpoint(data["address"]) if data.get("address") else None
-            known = name in self.book.ranks
-            rank = self.book.rank(name, now, address)
-            if not known or address:
-                self._save()
-            if not known:
-                self.log.info("server_registered", server=name, rank=rank, address=address)
-            return {"rank": rank}
-        if service == "list":
-            return {"list": self.book.alive(now)}
-        if service == "heartbeat":
-            name = codec.require_name(data, "user", "name")
-            if not self.book.heartbeat(name, now):
-                return codec.error_data(f"unknown server '{name}': ask for a rank first")
-            return {"status": codec.OK}
-        return codec.error_data(f"unknown service '{service}'")
+        match request:
+            case Refusal():
+                return request.reply
+            case RankRequest(name=name, address=address):
+                known = name in self.book.ranks
+                rank = self.book.rank(name, now, address)
+                if not known or address:
+                    self._save()
+                if not known:
+                    self.log.info("server_registered", server=name, rank=rank, address=address)
+                return protocol.rank_reply(rank)
+            case ListRequest():
+                return protocol.list_reply(self.book.alive(now))
+            case HeartbeatRequest(name=name):
+                if not self.book.heartbeat(name, now):
+                    return error_data(f"unknown server '{name}': ask for a rank first")
+                return protocol.ok()
+        assert_never(request)
 
     def _save(self) -> None:
         if self.path is not None:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from actors.base import BaseActor, Node, handles
 from actors.catch_up import CatchUp, NextPage, RoundDone
-from actors.chat_rules import replication_message
-from actors.events import Event
 from actors.messages import (
     AcksDue,
     Answered,
@@ -29,14 +28,10 @@ from actors.messages import (
     LocalWrite,
     LocalWrites,
     Membership,
-    Peer,
     PeerPush,
-    PeerRequest,
     PushAnswered,
     RefreshThenRetry,
-    Replicated,
     SeenPublished,
-    ServeSync,
     SyncAnswered,
     SyncStep,
     WriteDone,
@@ -44,8 +39,9 @@ from actors.messages import (
 from actors.outbox import Outbox
 from actors.replication_log import AckTracker, ReplicaHeads
 from actors.routes import Routes
-from transport import codec
-from transport.port import PUB, Call, Inbound, Transport
+from transport import protocol
+from transport.port import PUB, Call, Transport
+from transport.protocol import Event, Peer, PushRequest, Replicated, Service, SyncRequest
 
 VIA = {PeerPush: "peer", SyncStep: "sync", SeenPublished: "pub"}  # events_applied's `via`
 
@@ -136,17 +132,17 @@ class ReplicationActor(BaseActor):
     def _push(self, peer: Peer) -> None:
         batch = self.outbox.next_push(peer.name, self.tracker.acked.get(peer.name, 0))
         if batch:
-            data = {"events": [e.to_wire() for e in batch], "origin": self.node.name}
-            self._call(peer, "replicate", data, PushAnswered)
+            data = protocol.push_request(batch, self.node.name)
+            self._call(peer, Service.REPLICATE, data, PushAnswered)
 
     @handles(PushAnswered)
     def _on_push_reply(self, r: PushAnswered) -> None:
         self.outbox.answered(r.peer)
         if not r.ok:
             return
-        heads = r.data.get("heads")
-        if isinstance(heads, dict):
-            self.tracker.peer_applied(r.peer, codec.as_int(heads.get(self.node.name, 0)))
+        heads = protocol.parse_push_reply(r.data)
+        if heads is not None:
+            self.tracker.peer_applied(r.peer, heads.get(self.node.name, 0))
         self._check_acks()
         if r.peer in self.peers:
             self._push(self.peers[r.peer])
@@ -179,12 +175,8 @@ class ReplicationActor(BaseActor):
         if isinstance(tag, LocalWrites):
             for event in a.fresh:
                 self.tracker.durable(event.seq, self.wall())
-                self.transport.publish(
-                    PUB,
-                    "replication",
-                    replication_message(event, self.node.clock.now()),
-                    clock=event.clock,
-                )
+                topic, message = protocol.replication_publication(event, self.node.clock.now())
+                self.transport.publish(PUB, topic, message, clock=event.clock)
             self._check_acks()
             return
         self.catch_up.stored()
@@ -192,7 +184,7 @@ class ReplicationActor(BaseActor):
             self.log.info("events_applied", ids=[e.id for e in a.fresh], via=VIA[type(tag)])
             self.routes.tell("chat", Applied(a.fresh))
         if isinstance(tag, PeerPush):
-            self.transport.reply(tag.inbound, {"status": codec.OK, "heads": a.heads})
+            self.transport.reply(tag.inbound, protocol.push_reply(a.heads))
         elif isinstance(tag, SyncStep):
             self._sync_step_done(tag.peer, tag.more, len(a.fresh))
         self._release_if_settled()
@@ -203,33 +195,19 @@ class ReplicationActor(BaseActor):
 
     # ---- serving peers ----------------------------------------------------------------
 
-    @handles(PeerRequest)
-    def _peer_request(self, p: PeerRequest) -> None:
-        request = p.inbound.request
-        if request.service == "sync":
-            heads = request.data.get("heads")
-            heads = (
-                {str(k): codec.as_int(v) for k, v in heads.items()}
-                if isinstance(heads, dict)
-                else {}
-            )
-            limit = codec.as_int(request.data.get("limit")) or self.node.timing.catchup_batch
-            self.routes.tell(
-                "persistence",
-                ServeSync(p.inbound, heads, min(limit, self.node.timing.catchup_batch)),
-            )
-        elif request.service == "replicate":
-            self._receive_push(p.inbound)
+    @handles(SyncRequest)
+    def _serve_sync(self, s: SyncRequest) -> None:
+        batch = self.node.timing.catchup_batch
+        self.routes.tell("persistence", replace(s, limit=min(s.limit or batch, batch)))
 
-    def _receive_push(self, inbound: Inbound) -> None:
-        raw = inbound.request.data.get("events")
-        events = [e for e in map(Event.from_wire, raw if isinstance(raw, list) else []) if e]
-        take, gaps = self.replica.accept(e for e in events if e.origin != self.node.name)
-        self._catch_up_gaps(gaps, inbound.request.data.get("origin"))
+    @handles(PushRequest)
+    def _receive_push(self, p: PushRequest) -> None:
+        take, gaps = self.replica.accept(e for e in p.events if e.origin != self.node.name)
+        self._catch_up_gaps(gaps, p.origin)
         if take:
-            self._apply(take, PeerPush(inbound))
+            self._apply(take, PeerPush(p.inbound))
         else:
-            self.transport.reply(inbound, {"status": codec.OK, "heads": self.durable_heads})
+            self.transport.reply(p.inbound, protocol.push_reply(self.durable_heads))
 
     @handles(Replicated)
     def _replicated(self, r: Replicated) -> None:
@@ -258,26 +236,20 @@ class ReplicationActor(BaseActor):
             self._sync_from(peer)
 
     def _sync_from(self, peer: Peer) -> None:
-        self._call(
-            peer,
-            "sync",
-            {"heads": dict(self.replica.claimed), "limit": self.node.timing.catchup_batch},
-            SyncAnswered,
-        )
+        request = protocol.sync_request(dict(self.replica.claimed), self.node.timing.catchup_batch)
+        self._call(peer, Service.SYNC, request, SyncAnswered)
 
     @handles(SyncAnswered)
     def _on_sync_reply(self, r: SyncAnswered) -> None:
-        if not r.ok or r.data.get("status") != codec.OK:
+        page = protocol.parse_sync_reply(r.data) if r.ok else None
+        if page is None:
             self._sync_step_done(r.peer, False, 0)
             return
-        raw = r.data.get("events")
-        events = [e for e in map(Event.from_wire, raw if isinstance(raw, list) else []) if e]
-        take, _ = self.replica.accept(events)
-        more = bool(r.data.get("more"))
+        take, _ = self.replica.accept(page.events)
         if take:
-            self._apply(take, SyncStep(r.peer, more))
+            self._apply(take, SyncStep(r.peer, page.more))
         else:
-            self._sync_step_done(r.peer, more, 0)
+            self._sync_step_done(r.peer, page.more, 0)
 
     def _sync_step_done(self, peer: str, more: bool, count: int) -> None:
         step = self.catch_up.page_done(peer, count, more and peer in self.peers, self.now())

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from actors.events import Event
+from transport.protocol import Event
 
 
 @dataclass

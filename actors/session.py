@@ -3,17 +3,15 @@ subscriptions through the proxy, and exact-topic filtering of what arrives."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 from actors.base import BaseActor, Node, handles
-from transport.codec import clock_of, to_seconds
+from transport import protocol
 from transport.port import SUB, Call, Publication, Response, Transport
-
-ONCE_ONLY = ("publish", "message")
+from transport.protocol import Delivery
 
 
 class Unreachable(RuntimeError):
@@ -46,48 +44,6 @@ class Incoming:
     publication: Publication
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """A publication for a topic this session subscribed to."""
-
-    topic: str
-    kind: str  # "channel" or "private"
-    user: str
-    channel: str
-    dst: str
-    message: str
-    timestamp: float
-    clock: int
-
-
-def to_delivery(topic: str, message: dict[str, Any]) -> Delivery:
-    data = message.get("data") if isinstance(message.get("data"), dict) else {}
-
-    def pick(*names: str) -> str:
-        for source in (message, data):
-            for name in names:
-                value = source.get(name)
-                if isinstance(value, str) and value:
-                    return value
-        return ""
-
-    private = (
-        message.get("type") == "private"
-        or message.get("service") == "message"
-        or (bool(pick("dst", "to")) and not pick("channel"))
-    )
-    return Delivery(
-        topic=topic,
-        kind="private" if private else "channel",
-        user=pick("user", "src", "from"),
-        channel=pick("channel"),
-        dst=pick("dst", "to"),
-        message=pick("message"),
-        timestamp=to_seconds(message.get("timestamp", data.get("timestamp"))),
-        clock=clock_of(message),
-    )
-
-
 class SessionActor(BaseActor):
     actor_name = "session"
 
@@ -104,9 +60,7 @@ class SessionActor(BaseActor):
     @handles(ClusterRequest)
     def _call(self, c: ClusterRequest) -> None:
         timing = self.node.timing
-        data = c.data
-        if c.service in ONCE_ONLY and "request_id" not in data:
-            data = {**data, "request_id": uuid.uuid4().hex}  # every resend carries the same id
+        data = protocol.client_request(c.service, c.data)
         call = Call(self.broker, c.service, data, timing.request_timeout, timing.request_retries)
         self.call(call, lambda response: CallDone(response, c.result))
 
@@ -137,4 +91,4 @@ class SessionActor(BaseActor):
         if i.publication.topic not in self.topics:
             self.dropped += 1
             return
-        self.on_delivery(to_delivery(i.publication.topic, i.publication.message))
+        self.on_delivery(protocol.parse_delivery(i.publication.topic, i.publication.message))

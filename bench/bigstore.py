@@ -16,11 +16,11 @@ from typing import Any
 import psutil
 
 from actors.event_store import EventStore
-from actors.events import Event
 from bench.ceiling import level_row
 from bench.load import LoadSpec, run_load
 from bench.profiling import PySpy
 from bench.topology import USER, ClusterRun
+from transport.protocol import Event, Operation
 
 CHANNEL = "big"
 SERVER = "server-0"
@@ -36,8 +36,8 @@ def fill(db: Path, messages: int) -> float:
     try:
         store.append(
             [
-                Event(SERVER, 1, 1, "login", user=USER, timestamp=t0),
-                Event(SERVER, 2, 2, "channel", user=USER, channel=CHANNEL, timestamp=t0),
+                Event(SERVER, 1, 1, Operation.LOGIN, user=USER, timestamp=t0),
+                Event(SERVER, 2, 2, Operation.CHANNEL, user=USER, channel=CHANNEL, timestamp=t0),
             ]
         )
         for start in range(3, messages + 3, BATCH):
@@ -47,7 +47,7 @@ def fill(db: Path, messages: int) -> float:
                     SERVER,
                     seq,
                     seq,
-                    "publish",
+                    Operation.PUBLISH,
                     user=f"user{seq % USERS}",
                     channel=CHANNEL,
                     message=f"message {seq}: the quick brown fox jumps over the lazy dog",

@@ -11,9 +11,10 @@ from typing import Any
 import pykka
 
 from actors.base import Node
-from actors.session import ClusterRequest, Delivery, Incoming, SessionActor, Subscribe, Unreachable
+from actors.session import ClusterRequest, Incoming, SessionActor, Subscribe, Unreachable
 from config.timing import DEFAULT_TIMING, Timing
 from transport.port import SUB
+from transport.protocol import Delivery
 from transport.pump import Pump
 
 __all__ = ["ChatClient", "Delivery", "Unreachable"]

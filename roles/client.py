@@ -19,11 +19,12 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from actors.base import Node
-from actors.session import Delivery, Unreachable
+from actors.session import Unreachable
 from config.timing import DEFAULT_TIMING, Timing
 from roles import client_commands as cc
 from roles.chat_client import ChatClient
 from transport.codec import as_int
+from transport.protocol import Delivery
 
 LOGIN_ATTEMPTS = 3
 SEEN_MAX = 1000

@@ -9,8 +9,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from actors.session import Delivery
 from transport.codec import to_seconds
+from transport.protocol import Delivery
 
 HISTORY_LIMIT = 20
 

@@ -21,36 +21,44 @@ from actors.base import Node
 from actors.chat import ChatActor
 from actors.clock_sync import ClockSyncActor
 from actors.election import ElectionActor
-from actors.events import Event
 from actors.membership import MembershipActor
 from actors.messages import (
     AcksDue,
     AntiEntropyDue,
     ClientRequest,
     ClockRoundDue,
-    CoordinatorAnnounced,
     CoordinatorCheckDue,
     ElectionTick,
     HeartbeatDue,
-    PeerRequest,
-    Replicated,
 )
 from actors.persistence import PersistenceActor
 from actors.replication import ReplicationActor
 from actors.routes import Routes
-from transport import codec
+from transport import protocol
 from transport.port import Inbound, Publication, Transport
+from transport.protocol import (
+    AdjustRequest,
+    ClockRequest,
+    CoordinatorAnnounced,
+    ElectionRequest,
+    PushRequest,
+    Refusal,
+    Replicated,
+    StatusRequest,
+    SyncRequest,
+)
 
-# The server-to-server services (docs/protocol.md) and the actor that owns each.
-PEER_SERVICES = {
-    "election": "election",
-    "clock": "clock",
-    "adjust": "clock",
-    "replicate": "replication",
-    "sync": "replication",
-    "status": "status",
+# The actor that owns each server-to-server request and publication (docs/protocol.md).
+OWNERS: dict[type, str] = {
+    ElectionRequest: "election",
+    CoordinatorAnnounced: "election",
+    ClockRequest: "clock",
+    AdjustRequest: "clock",
+    PushRequest: "replication",
+    SyncRequest: "replication",
+    Replicated: "replication",
 }
-SUBSCRIBED_TOPICS = ("servers", "replication")
+SUBSCRIBED_TOPICS = (protocol.SERVERS, protocol.REPLICATION)
 # Timers that run once the server serves: (Timing field, actor, message).
 TIMERS = (
     ("ack_check_interval", "replication", AcksDue()),
@@ -94,32 +102,24 @@ class ServerGraph:
         self.routes.tell("chat", ClientRequest(inbound))
 
     def on_peer_request(self, inbound: Inbound) -> None:
-        target = PEER_SERVICES.get(inbound.request.service)
-        if target is None:
-            error = codec.error_data(f"unknown service '{inbound.request.service}'")
-            self.transport.reply(inbound, error)
-        elif target == "status":
+        request = protocol.parse_peer_request(inbound)
+        if isinstance(request, Refusal):
+            self.transport.reply(inbound, request.reply)
+        elif isinstance(request, StatusRequest):
             self._answer_status(inbound)
         else:
-            self.routes.tell(target, PeerRequest(inbound))
+            self.routes.tell(OWNERS[type(request)], request)
 
     def _answer_status(self, inbound: Inbound) -> None:
         def answer() -> None:
-            self.transport.reply(inbound, {"status": codec.OK, **self.status()})
+            self.transport.reply(inbound, protocol.status_reply(self.status()))
 
         threading.Thread(target=answer, name="status", daemon=True).start()
 
     def on_publication(self, pub: Publication) -> None:
-        message = pub.message
-        data = message.get("data") if isinstance(message.get("data"), dict) else {}
-        if pub.topic == "servers" and message.get("service") == "election":
-            name = data.get("coordinator", message.get("coordinator"))
-            if isinstance(name, str) and name:
-                self.routes.tell("election", CoordinatorAnnounced(name))
-        elif pub.topic == "replication" and message.get("service") == "replication":
-            event = Event.from_replication(data)
-            if event is not None:
-                self.routes.tell("replication", Replicated(event))
+        message = protocol.parse_server_publication(pub.topic, pub.message)
+        if message is not None:
+            self.routes.tell(OWNERS[type(message)], message)
 
     def start_membership(self, timers: Timers) -> None:
         """Register with the reference now and heartbeat from then on."""

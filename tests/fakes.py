@@ -25,13 +25,13 @@ import pykka
 import structlog
 
 from actors.base import Ping
-from actors.events import Event
 from actors.routes import Routes
 from actors.scheduler import ManualScheduler
 from config.clocks import AdjustedClock, LamportClock
 from config.settings import default_peer_endpoint
 from transport import codec
 from transport.port import Call, Inbound, Publication, Response
+from transport.protocol import Event
 
 T = TypeVar("T")
 ASK_TIMEOUT = 5.0

@@ -9,7 +9,6 @@ import pytest
 
 from actors.base import Node
 from actors.chat import ChatActor
-from actors.events import Event
 from actors.messages import (
     Applied,
     ClientRequest,
@@ -22,6 +21,7 @@ from actors.messages import (
 from actors.routes import Routes
 from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound
 from transport.port import Inbound
+from transport.protocol import Event, ReadHistory
 
 
 class Chat:
@@ -189,10 +189,12 @@ def test_replicated_events_update_what_the_actor_knows(chat: Chat) -> None:
 def test_history_is_asked_of_persistence(chat: Chat) -> None:
     inbound = chat.ask("history", channel="general", limit=5, before_clock=10)
     assert chat.persistence.only(HistoryQuery) == HistoryQuery(
-        inbound, channel="general", limit=5, before_clock=10
+        inbound, ReadHistory(channel="general", limit=5, before_clock=10)
     )
     private = chat.ask("history", user="ana", peer="bob")
-    assert chat.persistence.of(HistoryQuery)[1] == HistoryQuery(private, user="ana", peer="bob")
+    assert chat.persistence.of(HistoryQuery)[1] == HistoryQuery(
+        private, ReadHistory(user="ana", peer="bob")
+    )
     assert chat.transport.replies == []
 
 

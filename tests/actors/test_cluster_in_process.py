@@ -10,13 +10,14 @@ import pytest
 
 from actors.base import Node
 from actors.event_store import EventStore
-from actors.events import Event
-from actors.messages import ClientRequest, CoordinatorAnnounced, ExpiryDue, Replicated
+from actors.messages import ClientRequest, ExpiryDue
 from actors.registry import RegistryActor
 from config.timing import DEFAULT_TIMING
 from roles.server_graph import SUBSCRIBED_TOPICS, start_server_actors
 from tests.fakes import FakeNetwork, Mailbox, NetNode, Reply, history_order, stop_all_actors
+from transport import protocol
 from transport.port import Publication
+from transport.protocol import CoordinatorAnnounced, Event, Replicated
 
 REFERENCE = "tcp://reference:5559"
 TIMING = DEFAULT_TIMING
@@ -67,13 +68,7 @@ def test_publications_are_routed_liberally_and_foreign_shapes_ignored(tmp_path: 
         ("servers", {"service": "election", "coordinator": "y"}),  # top level
         ("servers", {"service": "hello", "data": {"coordinator": "z"}}),
         ("servers", {"service": "election", "data": {"coordinator": 5}}),
-        (
-            "replication",
-            {
-                "service": "replication",
-                "data": {"operation": "login", "operationData": event.record(), "serverName": "b"},
-            },
-        ),
+        protocol.replication_publication(event, 2.0),
         (
             "replication",
             {

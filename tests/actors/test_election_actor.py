@@ -6,17 +6,11 @@ from typing import Any
 
 from actors.base import Node
 from actors.election import ElectionActor
-from actors.messages import (
-    CoordinatorAnnounced,
-    CoordinatorCheckDue,
-    ElectionTick,
-    Membership,
-    Peer,
-    PeerRequest,
-)
+from actors.messages import CoordinatorCheckDue, ElectionTick, Membership
 from actors.routes import Routes
 from actors.scheduler import ManualScheduler
 from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound
+from transport.protocol import CoordinatorAnnounced, Peer, parse_peer_request
 
 A, B, C = Peer("a", 1, "tcp://a:5560"), Peer("b", 2, "tcp://b:5560"), Peer("c", 3, "tcp://c:5560")
 
@@ -118,7 +112,7 @@ def test_an_election_request_is_answered_ok_and_taken_over() -> None:
     b.tell(CoordinatorAnnounced("c"))
     asked_before = len(b.transport.sent("election"))
     inbound = make_inbound("election", key="peer")
-    b.tell(PeerRequest(inbound))
+    b.tell(parse_peer_request(inbound))
     assert b.transport.reply_to(inbound).data == {"election": "OK"}
     assert [c.endpoint for c in b.transport.sent("election")[asked_before:]] == [C.address]
 
@@ -126,7 +120,7 @@ def test_an_election_request_is_answered_ok_and_taken_over() -> None:
 def test_the_highest_server_answers_an_election_by_announcing() -> None:
     c = Election(C, A, B)
     inbound = make_inbound("election", key="peer")
-    c.tell(PeerRequest(inbound))
+    c.tell(parse_peer_request(inbound))
     assert c.transport.reply_to(inbound).data == {"election": "OK"}
     assert c.announced() == ["c", "c"]
 

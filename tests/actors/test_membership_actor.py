@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from actors.base import Node
-from actors.membership import LISTENERS, MembershipActor, parse_peers
-from actors.messages import HeartbeatDue, Membership, Peer
+from actors.membership import LISTENERS, MembershipActor
+from actors.messages import HeartbeatDue, Membership
 from actors.routes import Routes
 from tests.fakes import FakeTransport, Mailbox, SentRequest, barrier
+from transport.protocol import Peer
 
 REFERENCE = "tcp://reference:5559"
 ME = "tcp://10.0.0.1:5560"
@@ -158,16 +159,3 @@ def test_a_rank_of_zero_is_accepted(members: Members) -> None:
     assert members.views()[0].rank == 0
     members.tick()
     assert members.pending().service == "heartbeat"
-
-
-def test_parse_peers_is_liberal() -> None:
-    items = [
-        {"name": "b", "rank": "2", "address": "", "load": 0.3},
-        {"name": "me", "rank": 9},
-        "junk",
-        {"rank": 4},
-        {"name": 5},
-        {"name": "a", "rank": 0, "address": "tcp://x:1"},
-    ]
-    assert parse_peers(items, "me") == (Peer("a", 0, "tcp://x:1"), Peer("b", 2, "tcp://b:5560"))
-    assert parse_peers("nope", "me") == ()

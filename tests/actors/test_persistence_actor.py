@@ -9,10 +9,11 @@ import pytest
 from structlog.testing import capture_logs
 
 from actors.base import Node
-from actors.events import Event
-from actors.messages import Append, Appended, Flush, HistoryQuery, ServeSync
+from actors.messages import Append, Appended, Flush, HistoryQuery
 from actors.persistence import PersistenceActor
 from tests.fakes import FakeTransport, Mailbox, make_inbound
+from transport import protocol
+from transport.protocol import Event, ReadHistory, SyncPage, SyncRequest
 
 
 def post(origin: str, seq: int, clock: int, channel: str = "general") -> Event:
@@ -88,7 +89,7 @@ def test_queued_appends_are_committed_when_the_actor_stops(tmp_path: Path) -> No
 def test_channel_history_is_answered_in_the_shared_order(store: Store) -> None:
     store.append(post("b", 1, 5), post("a", 1, 5), post("a", 2, 3), post("a", 3, 4, "other"))
     inbound = make_inbound("history", {"channel": "general"})
-    store.ref.ask(HistoryQuery(inbound, channel="general", limit=50), timeout=5)
+    store.ref.ask(HistoryQuery(inbound, ReadHistory(channel="general", limit=50)), timeout=5)
     reply = store.transport.reply_to(inbound).data
     assert reply["status"] == "OK"
     assert [(m["clock"], m["id"]) for m in reply["messages"]] == [
@@ -96,7 +97,7 @@ def test_channel_history_is_answered_in_the_shared_order(store: Store) -> None:
         (5, "a:1"),
         (5, "b:1"),
     ]
-    assert reply["messages"][0] == post("a", 2, 3).history_entry()
+    assert reply["messages"][0] == protocol.history_reply([post("a", 2, 3)])["messages"][0]
 
 
 def test_private_history_is_answered(store: Store) -> None:
@@ -106,7 +107,7 @@ def test_private_history_is_answered(store: Store) -> None:
         Event("b", 2, 3, "message", user="bob", dst="carl", message="no"),
     )
     inbound = make_inbound("history")
-    store.ref.ask(HistoryQuery(inbound, user="bob", peer="ana", limit=1), timeout=5)
+    store.ref.ask(HistoryQuery(inbound, ReadHistory(user="bob", peer="ana", limit=1)), timeout=5)
     assert [m["message"] for m in store.transport.reply_to(inbound).data["messages"]] == ["yo"]
 
 
@@ -114,17 +115,16 @@ def test_sync_serves_what_the_caller_lacks_including_unflushed_appends(store: St
     store.append(post("a", 1, 1), post("a", 2, 2))
     store.ref.tell(Append((post("b", 1, 3),), "queued"))  # not flushed yet
     inbound = make_inbound("sync", key="peer")
-    store.ref.ask(ServeSync(inbound, {"a": 1}, limit=10), timeout=5)
+    store.ref.ask(SyncRequest(inbound, {"a": 1}, limit=10), timeout=5)
     reply = store.transport.reply_to(inbound).data
-    assert [Event.from_wire(e) for e in reply["events"]] == [post("a", 2, 2), post("b", 1, 3)]
-    assert reply["more"] is False
+    assert protocol.parse_sync_reply(reply) == SyncPage((post("a", 2, 2), post("b", 1, 3)), False)
     assert reply["heads"] == {"a": 2, "b": 1}
 
 
 def test_sync_says_when_there_is_more(store: Store) -> None:
     store.append(*(post("a", s, s) for s in range(1, 6)))
     inbound = make_inbound("sync", key="peer")
-    store.ref.ask(ServeSync(inbound, {}, limit=2), timeout=5)
+    store.ref.ask(SyncRequest(inbound, {}, limit=2), timeout=5)
     reply = store.transport.reply_to(inbound).data
     assert [e["seq"] for e in reply["events"]] == [1, 2]
     assert reply["more"] is True

@@ -8,7 +8,6 @@ import pytest
 from structlog.testing import capture_logs
 
 from actors.base import Node
-from actors.events import Event
 from actors.messages import (
     AcksDue,
     AntiEntropyDue,
@@ -19,12 +18,8 @@ from actors.messages import (
     LocalWrite,
     LocalWrites,
     Membership,
-    Peer,
-    PeerRequest,
     RefreshThenRetry,
-    Replicated,
     SeenPublished,
-    ServeSync,
     SyncStep,
     WriteDone,
 )
@@ -32,6 +27,18 @@ from actors.replication import ReplicationActor
 from actors.routes import Routes
 from actors.scheduler import ManualScheduler
 from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound
+from transport.port import Inbound
+from transport.protocol import (
+    Event,
+    Peer,
+    PushRequest,
+    Replicated,
+    SyncRequest,
+    parse_peer_request,
+    parse_server_publication,
+    push_request,
+    sync_reply,
+)
 
 B = Peer("b", 2, "tcp://b:5560")
 C = Peer("c", 3, "tcp://c:5560")
@@ -61,6 +68,10 @@ class Replication:
         for message in messages:
             self.ref.tell(message)
         barrier(self.ref)
+
+    def serve(self, inbound: Inbound) -> None:
+        """A peer's request, as the server graph hands it over."""
+        self.tell(parse_peer_request(inbound))
 
     def peers(self, *peers: Peer) -> None:
         self.tell(Membership(1, peers))
@@ -104,7 +115,8 @@ def test_write_is_acknowledged_only_when_durable_and_applied_by_the_peer(rep: Re
     [push] = rep.transport.sent("replicate")
     assert push.endpoint == B.address
     assert push.data["origin"] == "a"
-    assert [Event.from_wire(e) for e in push.data["events"]] == list(append.events)
+    pushed = parse_peer_request(make_inbound("replicate", push.data, key="peer"))
+    assert isinstance(pushed, PushRequest) and pushed.events == append.events
 
     rep.durable(append, {"a": 1})
     assert rep.chat.of(WriteDone) == []  # durable here, not yet at b
@@ -156,8 +168,7 @@ def test_durable_local_event_is_published_on_the_replication_topic(rep: Replicat
     rep.durable(append, {"a": 1})
     [pub] = rep.transport.published_on("replication")
     assert pub.clock == append.events[0].clock
-    assert pub.message["service"] == "replication"
-    assert Event.from_replication(pub.message["data"]) == append.events[0]
+    assert parse_server_publication(pub.topic, pub.message) == Replicated(append.events[0])
 
 
 def test_alone_a_write_is_acknowledged_once_durable(rep: Replication) -> None:
@@ -251,10 +262,8 @@ def test_duplicate_replicated_events_are_ignored(rep: Replication) -> None:
 def test_own_events_coming_back_are_ignored(rep: Replication) -> None:
     rep.peers(B)
     rep.tell(Replicated(theirs("a", 1)))
-    inbound = make_inbound(
-        "replicate", {"events": [theirs("a", 1).to_wire()], "origin": "b"}, key="peer"
-    )
-    rep.tell(PeerRequest(inbound))
+    inbound = make_inbound("replicate", push_request([theirs("a", 1)], "b"), key="peer")
+    rep.serve(inbound)
     assert rep.persistence.of(Append) == []
     assert rep.transport.reply_to(inbound).data["status"] == "OK"
     assert rep.transport.sent("sync") == []
@@ -274,9 +283,7 @@ def test_a_gap_triggers_a_sync_from_a_peer() -> None:
     assert rep.persistence.of(Append) == []
     [sync] = rep.transport.sent("sync")
     assert sync.data["heads"] == {"b": 1}
-    sync.complete(
-        {"status": "OK", "more": False, "events": [theirs("d", s).to_wire() for s in (1, 2, 3)]}
-    )
+    sync.complete(sync_reply([theirs("d", s) for s in (1, 2, 3)], False, {}))
     barrier(rep.ref)
     append = rep.persistence.only(Append)
     assert [e.id for e in append.events] == ["d:1", "d:2", "d:3"]
@@ -295,7 +302,7 @@ def test_a_sync_with_more_asks_again_from_the_new_heads(rep: Replication) -> Non
     rep.peers(B)
     rep.tell(RefreshThenRetry(ClientRequest(make_inbound("users"), True)))
     first = rep.transport.sent("sync")[0]
-    first.complete({"status": "OK", "more": True, "events": [theirs("b", 1).to_wire()]})
+    first.complete(sync_reply([theirs("b", 1)], True, {}))
     barrier(rep.ref)
     rep.durable(rep.persistence.only(Append), {"b": 1})
     second = rep.transport.sent("sync")[1]
@@ -312,9 +319,7 @@ def test_a_catch_up_round_reports_its_events_and_its_own_duration() -> None:
     rep.time.advance(100.0)
     rep.tell(Replicated(theirs("d", 2)))  # a gap: the round starts now
     rep.time.advance(0.25)
-    rep.transport.sent("sync")[0].complete(
-        {"status": "OK", "more": False, "events": [theirs("d", s).to_wire() for s in (1, 2)]}
-    )
+    rep.transport.sent("sync")[0].complete(sync_reply([theirs("d", s) for s in (1, 2)], False, {}))
     barrier(rep.ref)
     with capture_logs() as logs:
         rep.durable(rep.persistence.only(Append), {"b": 1, "d": 2})
@@ -327,10 +332,8 @@ def test_a_catch_up_round_reports_its_events_and_its_own_duration() -> None:
 def test_push_from_a_peer_is_stored_then_answered_with_heads(rep: Replication) -> None:
     rep.peers(B)
     events = [theirs("b", 2), theirs("b", 1)]
-    inbound = make_inbound(
-        "replicate", {"events": [e.to_wire() for e in events], "origin": "b"}, key="peer"
-    )
-    rep.tell(PeerRequest(inbound))
+    inbound = make_inbound("replicate", push_request(events, "b"), key="peer")
+    rep.serve(inbound)
     append = rep.persistence.only(Append)
     assert [e.id for e in append.events] == ["b:1", "b:2"]
     assert not rep.transport.replied(inbound)  # not before it is durable
@@ -341,28 +344,25 @@ def test_push_from_a_peer_is_stored_then_answered_with_heads(rep: Replication) -
 
 def test_duplicate_push_is_answered_at_once() -> None:
     rep = Replication(heads={"b": 2})
-    inbound = make_inbound(
-        "replicate", {"events": [theirs("b", 2).to_wire()], "origin": "b"}, key="peer"
-    )
-    rep.tell(PeerRequest(inbound))
+    inbound = make_inbound("replicate", push_request([theirs("b", 2)], "b"), key="peer")
+    rep.serve(inbound)
     assert rep.persistence.of(Append) == []
     assert rep.transport.reply_to(inbound).data == {"status": "OK", "heads": {"b": 2}}
 
 
 def test_junk_in_a_push_is_skipped(rep: Replication) -> None:
-    inbound = make_inbound(
-        "replicate", {"events": ["junk", {"seq": 1}, theirs("b", 1).to_wire()]}, key="peer"
-    )
-    rep.tell(PeerRequest(inbound))
+    [wire] = push_request([theirs("b", 1)], "b")["events"]
+    inbound = make_inbound("replicate", {"events": ["junk", {"seq": 1}, wire]}, key="peer")
+    rep.serve(inbound)
     assert [e.id for e in rep.persistence.only(Append).events] == ["b:1"]
-    rep.tell(PeerRequest(make_inbound("replicate", {"events": "nope"}, key="peer")))
+    rep.serve(make_inbound("replicate", {"events": "nope"}, key="peer"))
     assert len(rep.persistence.of(Append)) == 1
 
 
 def test_sync_requests_are_served_by_persistence_with_a_capped_limit(rep: Replication) -> None:
     inbound = make_inbound("sync", {"heads": {"a": "3", "b": 1}, "limit": 10**9}, key="peer")
-    rep.tell(PeerRequest(inbound))
-    assert rep.persistence.only(ServeSync) == ServeSync(
+    rep.serve(inbound)
+    assert rep.persistence.only(SyncRequest) == SyncRequest(
         inbound, {"a": 3, "b": 1}, rep.node.timing.catchup_batch
     )
 
@@ -386,7 +386,7 @@ def test_refresh_pulls_from_every_peer_before_handing_the_request_back(rep: Repl
     barrier(rep.ref)
     assert rep.chat.messages == []
     channel = Event("c", 1, 5, "channel", channel="news")
-    sync_c.complete({"status": "OK", "more": False, "events": [channel.to_wire()]})
+    sync_c.complete(sync_reply([channel], False, {}))
     barrier(rep.ref)
     assert rep.chat.messages == []  # stored first
     rep.durable(rep.persistence.only(Append), {"c": 1})
@@ -435,9 +435,7 @@ def test_refresh_hands_the_request_back_only_after_events_in_flight_are_applied(
     rep.tell(Replicated(channel))  # being stored: claimed, not yet durable
     request = ClientRequest(make_inbound("publish"), retried=True)
     rep.tell(RefreshThenRetry(request))
-    rep.transport.sent("sync")[0].complete(
-        {"status": "OK", "more": False, "events": [channel.to_wire()]}
-    )
+    rep.transport.sent("sync")[0].complete(sync_reply([channel], False, {}))
     barrier(rep.ref)
     assert rep.chat.messages == [], "the retry would be decided without the channel"
     rep.durable(rep.persistence.only(Append), {"b": 1})

@@ -12,21 +12,12 @@ import pykka
 import pytest
 
 from actors.base import Node, Ping
-from actors.chat_rules import publication
-from actors.events import Event
-from actors.session import (
-    ClusterRequest,
-    Delivery,
-    Incoming,
-    SessionActor,
-    Subscribe,
-    Unreachable,
-    to_delivery,
-)
+from actors.session import ClusterRequest, Incoming, SessionActor, Subscribe, Unreachable
 from config.timing import Timing
 from tests.fakes import FakeTransport
 from transport.codec import split_publication
 from transport.port import Publication, Response
+from transport.protocol import Delivery, Event, parse_delivery, publication
 
 BROKER = "tcp://broker.test:5555"
 TIMING = Timing(request_timeout=1.5, request_retries=2)
@@ -262,7 +253,7 @@ PRIVATE_UNION = {  # protocol.md, "Publications", private message
 def test_delivery_parsing_of_peer_shapes(
     message: dict[str, Any], expected: tuple[str, ...]
 ) -> None:
-    d = to_delivery("topic", message)
+    d = parse_delivery("topic", message)
     assert (d.kind, d.user, d.channel, d.dst, d.message) == expected
     assert d.timestamp == pytest.approx(1_700_000_000.5)
     assert d.clock == 9

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from actors.session import Delivery, Unreachable
+from actors.session import Unreachable
 from config.timing import Timing
 from roles import client_commands as cc
 from roles.client import LOGIN_ATTEMPTS, Shell, run
+from transport.protocol import Delivery
 
 TS = 1_700_000_000.5
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from actors.event_store import EventStore
-from actors.events import Event
 from tests.fakes import history_order
+from transport.protocol import Event
 
 
 def post(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from actors.events import Event
 from actors.outbox import OUTBOX_LIMIT, PUSH_BATCH, Outbox
+from transport.protocol import Event
 
 
 def filled(last: int, batch: int = PUSH_BATCH, limit: int = OUTBOX_LIMIT) -> Outbox:

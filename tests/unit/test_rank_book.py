@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from actors.rank_book import RankBook, TakenOver
+from transport.protocol import Peer
 
 
-def names(items: list[dict]) -> list[str]:
-    return [item["name"] for item in items]
+def names(peers: list[Peer]) -> list[str]:
+    return [peer.name for peer in peers]
 
 
 def test_ranks_start_at_one_and_are_unique_in_registration_order() -> None:
@@ -39,10 +40,7 @@ def test_alive_lists_recent_servers_by_rank_with_addresses() -> None:
     book = RankBook(liveness_timeout=3.0)
     book.rank("b", now=0.0, address="tcp://b:5560")
     book.rank("a", now=1.0)
-    assert book.alive(now=2.0) == [
-        {"name": "b", "rank": 1, "address": "tcp://b:5560"},
-        {"name": "a", "rank": 2},
-    ]
+    assert book.alive(now=2.0) == [Peer("b", 1, "tcp://b:5560"), Peer("a", 2, "")]
     assert names(book.alive(now=3.0)) == ["b", "a"]  # exactly at the timeout: still alive
     assert names(book.alive(now=3.5)) == ["a"]
 
@@ -69,7 +67,7 @@ def test_expired_reports_each_silence_once_and_a_heartbeat_revives() -> None:
     assert book.expired(now=4.0) == ["a"]
     assert book.expired(now=5.0) == []
     assert book.heartbeat("a", now=6.0)
-    assert book.alive(now=6.0) == [{"name": "a", "rank": 1}]
+    assert book.alive(now=6.0) == [Peer("a", 1, "")]
 
 
 def test_ranks_and_addresses_survive_save_and_load(tmp_path: Path) -> None:
@@ -98,7 +96,7 @@ def test_a_live_name_is_not_taken_over_from_another_address() -> None:
     book.rank("a", now=0.0, address="tcp://10.0.0.1:5560")
     with pytest.raises(TakenOver):
         book.rank("a", now=1.0, address="tcp://10.6.6.6:5560")
-    assert book.alive(1.0)[0]["address"] == "tcp://10.0.0.1:5560"
+    assert book.alive(1.0)[0].address == "tcp://10.0.0.1:5560"
     assert book.rank("a", now=1.0, address="tcp://10.0.0.1:5560") == 1  # itself, again
     assert book.rank("a", now=2.0) == 1  # no address: nothing to take over
 
@@ -107,4 +105,4 @@ def test_a_silent_name_may_come_back_from_a_new_address() -> None:
     book = RankBook(liveness_timeout=3.0)
     book.rank("a", now=0.0, address="tcp://10.0.0.1:5560")
     assert book.rank("a", now=3.5, address="tcp://10.0.0.2:5560") == 1
-    assert book.alive(3.5)[0]["address"] == "tcp://10.0.0.2:5560"
+    assert book.alive(3.5)[0].address == "tcp://10.0.0.2:5560"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actors.events import Event
 from actors.replication_log import AckTracker, ReplicaHeads
+from transport.protocol import Event
 
 
 def ev(origin: str, seq: int) -> Event:
