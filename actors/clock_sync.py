@@ -21,9 +21,17 @@ from actors.messages import (
     MessageHandled,
 )
 from actors.routes import Routes
+from config.clocks import MAX_OFFSET
 from transport import protocol
 from transport.port import Call, Transport
-from transport.protocol import AdjustRequest, ClockRequest, CoordinatorAnnounced, Peer, Service
+from transport.protocol import (
+    AdjustRequest,
+    ClockRequest,
+    CoordinatorAnnounced,
+    Peer,
+    Refusal,
+    Service,
+)
 
 
 class ClockSyncActor(BaseActor):
@@ -66,8 +74,13 @@ class ClockSyncActor(BaseActor):
 
     @handles(AdjustRequest)
     def _adjust(self, a: AdjustRequest) -> None:
-        self.node.clock.adjust(a.delta)
-        self.log.info("clock_adjusted", delta=a.delta, offset=self.node.clock.offset)
+        clock = self.node.clock
+        if not clock.adjust(a.delta):
+            self.log.warning("clock_adjust_refused", delta=a.delta, offset=clock.offset)
+            text = f"a correction of {a.delta:g}s would put this clock past ±{MAX_OFFSET:g}s"
+            self.transport.reply(a.inbound, Refusal(text).reply)
+            return
+        self.log.info("clock_adjusted", delta=a.delta, offset=clock.offset)
         self.transport.reply(a.inbound, protocol.ok())
 
     @handles(MessageHandled)
@@ -124,8 +137,11 @@ class ClockSyncActor(BaseActor):
         deltas = adjustments(offsets, self.node.timing.clock_outlier_threshold)
         for name, delta in deltas.items():
             peer = self.peers.get(name)
-            if name == self.node.name:
-                self.node.clock.adjust(delta)
+            if abs(delta) > MAX_OFFSET:  # that host's own clock is wrong: say so, do not follow
+                self.log.warning("clock_correction_out_of_range", server=name, delta=delta)
+            elif name == self.node.name:
+                if not self.node.clock.adjust(delta):
+                    self.log.warning("clock_adjust_refused", delta=delta)
             elif peer is not None:
                 call = Call(
                     peer.address,

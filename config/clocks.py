@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -29,6 +30,11 @@ class LamportClock:
             return self._value
 
 
+# The largest offset Berkeley rounds may give a clock (seconds): a host further off needs its
+# own clock fixed (NTP); a correction that would pass it is refused.
+MAX_OFFSET = 600.0
+
+
 class AdjustedClock:
     """Physical time plus an offset set by clock synchronisation; the OS clock is never touched.
 
@@ -46,5 +52,11 @@ class AdjustedClock:
     def now(self) -> float:
         return self.raw() + self.offset
 
-    def adjust(self, delta: float) -> None:
-        self.offset += delta
+    def adjust(self, delta: float) -> bool:
+        """Add `delta` to the offset unless the result would pass ±MAX_OFFSET (or is not a
+        number); False if refused."""
+        offset = self.offset + delta
+        if not math.isfinite(offset) or abs(offset) > MAX_OFFSET:
+            return False
+        self.offset = offset
+        return True

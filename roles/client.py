@@ -23,7 +23,7 @@ from actors.session import Unreachable
 from config.timing import DEFAULT_TIMING, Timing
 from roles import client_commands as cc
 from roles.chat_client import ChatClient
-from transport.codec import as_int
+from transport.numbers import wire_clock
 from transport.protocol import Delivery
 
 LOGIN_ATTEMPTS = 3
@@ -247,7 +247,7 @@ class Shell:
                     str(entry.get("channel", "")),
                     str(entry.get("user") or entry.get("src") or ""),
                     str(entry.get("message", "")),
-                    as_int(entry.get("clock")),
+                    wire_clock(entry.get("clock")),
                 )
                 if not self._first_sight(key):
                     continue

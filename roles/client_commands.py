@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from transport.codec import to_seconds
+from transport.numbers import wire_timestamp
 from transport.protocol import Delivery
 
 HISTORY_LIMIT = 20
@@ -245,7 +245,7 @@ def format_sent_private(dst: str, me: str, text: str, timestamp: float) -> str:
 
 def format_entry(entry: Mapping[str, Any], me: str) -> str:
     """One stored message of a `history` reply."""
-    stamp = clock_time(to_seconds(entry.get("timestamp")))
+    stamp = clock_time(wire_timestamp(entry.get("timestamp")))
     who = str(entry.get("user") or entry.get("src") or entry.get("from") or "?")
     text = str(entry.get("message", ""))
     channel = entry.get("channel")
@@ -253,7 +253,7 @@ def format_entry(entry: Mapping[str, Any], me: str) -> str:
         return f"[{stamp}] #{clean(str(channel))} <{clean(who)}> {clean(text)}"
     dst = str(entry.get("dst") or entry.get("to") or "")
     if who == me and dst and dst != me:
-        return format_sent_private(dst, me, text, to_seconds(entry.get("timestamp")))
+        return format_sent_private(dst, me, text, wire_timestamp(entry.get("timestamp")))
     return f"[{stamp}] *private* <{clean(who)}> {clean(text)}"
 
 

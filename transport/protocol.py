@@ -11,29 +11,20 @@ The envelope around these maps (service, data, timestamp, clock) is the codec's.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
+from config.clocks import MAX_OFFSET
 from config.settings import default_peer_endpoint
-from transport.codec import (
-    ERROR,
-    MAX_NAME_CHARS,
-    OK,
-    SUCCESS,
-    FieldError,
-    as_int,
-    clock_of,
-    error_data,
-    first,
-    optional_int,
-    require_message,
-    require_name,
-    to_seconds,
-)
+from transport.codec import ERROR, OK, SUCCESS, FieldError, clock_of, error_data
 from transport.endpoints import peer_endpoint
+from transport.fields import first, optional_int, require_message, require_name
+from transport.names import MAX_NAME_CHARS
+from transport.numbers import MAX_CLOCK, MAX_SEQ, bounded_int, finite, wire_timestamp
 from transport.port import Inbound
 
 
@@ -72,6 +63,9 @@ SERVERS = "servers"  # topic of coordinator announcements
 REPLICATION = "replication"  # topic (and publication service) of replicated events
 HISTORY_DEFAULT = 50
 HISTORY_MAX = 1000
+# An event's clock may pass MAX_CLOCK (our ticks after a forged maximum was merged); SQLite
+# stores up to 2**63 - 1.
+MAX_EVENT_CLOCK = 2**62
 
 
 @dataclass(frozen=True)
@@ -210,7 +204,7 @@ def _send_message(data: dict[str, Any]) -> SendMessage:
 
 def _read_history(data: dict[str, Any]) -> ReadHistory:
     limit = optional_int(data, "limit", HISTORY_DEFAULT, 1, HISTORY_MAX)
-    before = optional_int(data, "before_clock", None, 0, 2**62)
+    before = optional_int(data, "before_clock", None, 0, MAX_CLOCK)
     assert limit is not None  # it has a default
     if first(data, "channel", "name") is not None:
         channel = require_name(data, "channel", "name")
@@ -361,7 +355,7 @@ def parse_delivery(topic: str, message: dict[str, Any]) -> Delivery:
         channel=pick("channel"),
         dst=pick("dst", "to"),
         message=pick("message"),
-        timestamp=to_seconds(message.get("timestamp", data.get("timestamp"))),
+        timestamp=wire_timestamp(message.get("timestamp", data.get("timestamp"))),
         clock=clock_of(message),
     )
 
@@ -443,18 +437,19 @@ def _event_from_replication(data: dict[str, Any]) -> Event | None:
     origin, seq = record.get("origin"), record.get("seq")
     if not isinstance(origin, str) or not isinstance(seq, int) or seq <= 0:
         return None
-    if record.get("id") != f"{origin}:{seq}":
+    clock = bounded_int(record.get("clock"), 0, MAX_EVENT_CLOCK)
+    if record.get("id") != f"{origin}:{seq}" or clock is None:
         return None
     return Event(
         origin=origin,
         seq=seq,
-        clock=as_int(record.get("clock")),
+        clock=clock,
         op=op,
         user=str(record.get("user") or record.get("src") or ""),
         channel=str(record.get("channel", "")),
         dst=str(record.get("dst", "")),
         message=str(record.get("message", "")),
-        timestamp=to_seconds(record.get("timestamp")),
+        timestamp=wire_timestamp(record.get("timestamp")),
         request_id=str(record.get("request_id", "")),
     )
 
@@ -547,17 +542,27 @@ def _events(raw: Any) -> tuple[Event, ...]:
     return tuple(e for e in parsed if e is not None)
 
 
+MAX_ORIGINS = 1000  # servers a heads vector may name
+
+
 def _heads(raw: Any) -> dict[str, int] | None:
+    """A heads vector: origin name -> highest sequence number held. Entries that are not a
+    name and a sequence number in range are left out; at most MAX_ORIGINS are read."""
     if not isinstance(raw, dict):
         return None
-    return {str(k): as_int(v) for k, v in raw.items()}
+    heads: dict[str, int] = {}
+    for origin, seq in itertools.islice(raw.items(), MAX_ORIGINS):
+        number = bounded_int(seq, 0, MAX_SEQ)
+        if isinstance(origin, str) and 0 < len(origin) <= MAX_NAME_CHARS and number is not None:
+            heads[origin] = number
+    return heads
 
 
 def _adjust(inbound: Inbound, data: dict[str, Any]) -> AdjustRequest:
-    delta = data.get("delta")
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)):
-        raise FieldError("adjust needs a numeric 'delta'")
-    return AdjustRequest(inbound, float(delta))
+    delta = finite(data.get("delta"), -MAX_OFFSET, MAX_OFFSET)
+    if delta is None:
+        raise FieldError(f"adjust needs a 'delta' in seconds between ±{MAX_OFFSET:g}")
+    return AdjustRequest(inbound, delta)
 
 
 def _push(inbound: Inbound, data: dict[str, Any]) -> PushRequest:
@@ -567,7 +572,8 @@ def _push(inbound: Inbound, data: dict[str, Any]) -> PushRequest:
 
 
 def _sync(inbound: Inbound, data: dict[str, Any]) -> SyncRequest:
-    return SyncRequest(inbound, _heads(data.get("heads")) or {}, as_int(data.get("limit")))
+    limit = bounded_int(data.get("limit"), 0, MAX_SEQ) or 0
+    return SyncRequest(inbound, _heads(data.get("heads")) or {}, limit)
 
 
 PEER_SERVICES: dict[str, Callable[[Inbound, dict[str, Any]], PeerRequest]] = {
@@ -637,7 +643,7 @@ def parse_clock_reply(data: dict[str, Any]) -> float | None:
     their = data.get("time")
     if isinstance(their, bool) or not isinstance(their, (int, float)):
         return None
-    return to_seconds(their)
+    return wire_timestamp(their)
 
 
 def election_reply() -> dict[str, Any]:
@@ -745,5 +751,5 @@ def parse_list_reply(data: dict[str, Any], me: str) -> tuple[Peer, ...]:
             continue
         address = item.get("address")
         address = address if isinstance(address, str) and address else default_peer_endpoint(name)
-        peers.append(Peer(name, as_int(item.get("rank")), address))
+        peers.append(Peer(name, bounded_int(item.get("rank"), 0, MAX_SEQ) or 0, address))
     return tuple(sorted(peers, key=lambda p: p.name))

@@ -3,10 +3,12 @@ skewed in-process nodes brought within 50 ms of each other by one round."""
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from actors.base import Node
 from actors.clock_sync import ClockSyncActor
@@ -76,6 +78,23 @@ def test_adjust_adds_to_the_offset() -> None:
     assert node.node.clock.offset == pytest.approx(1.25)
 
 
+def test_corrections_that_add_up_past_ten_minutes_are_refused() -> None:
+    node = ClockNode()
+    assert node.serve("adjust", delta=500.0) == {"status": "OK"}
+    refused = node.serve("adjust", delta=500.0)
+    assert refused["status"] == "erro" and "600" in refused["description"]
+    assert node.node.clock.offset == pytest.approx(500.0)
+    assert node.serve("clock")["time"] == pytest.approx(time.time() + 500.0, abs=0.05)
+
+
+@pytest.mark.parametrize("delta", [math.nan, math.inf, -math.inf, 1e12, 600.5])
+def test_the_clock_itself_refuses_an_absurd_correction(delta: float) -> None:
+    clock = AdjustedClock()
+    assert clock.adjust(delta) is False
+    assert clock.offset == 0.0
+    assert clock.adjust(-600.0) is True
+
+
 # ---- rounds -------------------------------------------------------------------------------
 
 
@@ -124,9 +143,14 @@ def test_a_wild_clock_does_not_pull_the_others() -> None:
     a, b, w = node.transport.sent("clock")
     node.answer(a, 0.1)
     node.answer(b, -0.1)
-    node.answer(w, 3600.0)
+    with capture_logs() as logs:
+        node.answer(w, 3600.0)
     assert node.node.clock.offset == pytest.approx(0.0, abs=0.05)
-    assert node.adjustments()["tcp://w:5560"] == pytest.approx(-3600.0, abs=0.05)
+    # an hour off is beyond what a correction may do: that host's clock needs fixing
+    assert "tcp://w:5560" not in node.adjustments()
+    assert set(node.adjustments()) == {A.address, B.address}
+    [warning] = [e for e in logs if e["event"] == "clock_correction_out_of_range"]
+    assert warning["server"] == "w" and warning["delta"] == pytest.approx(-3600.0, abs=0.05)
 
 
 def test_a_peer_that_does_not_answer_is_left_out_of_the_round() -> None:

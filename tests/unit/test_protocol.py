@@ -4,6 +4,7 @@ shapes."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import msgpack
@@ -455,7 +456,11 @@ def test_history_entries() -> None:
         ("adjust", protocol.adjust_request(-0.5), lambda i: AdjustRequest(i, -0.5)),
         ("adjust", {"delta": 2}, lambda i: AdjustRequest(i, 2.0)),
         ("sync", protocol.sync_request({"a": 3}, 10), lambda i: SyncRequest(i, {"a": 3}, 10)),
-        ("sync", {"heads": {"a": "3", 7: 1}}, lambda i: SyncRequest(i, {"a": 3, "7": 1}, 0)),
+        (
+            "sync",
+            {"heads": {"a": "3", 7: 1}},
+            lambda i: SyncRequest(i, {"a": 3}, 0),
+        ),  # keys are names
         ("sync", {"heads": "x", "limit": "x"}, lambda i: SyncRequest(i, {}, 0)),
     ],
 )
@@ -464,10 +469,20 @@ def test_peer_requests_are_typed(service: str, data: dict[str, Any], expected: A
     assert protocol.parse_peer_request(inbound) == expected(inbound)
 
 
-@pytest.mark.parametrize("data", [{}, {"delta": "1.0"}, {"delta": True}, {"delta": None}])
-def test_adjust_without_a_numeric_delta_is_refused(data: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "delta",
+    [None, "1.0", True, math.nan, math.inf, -math.inf, 601.0, -601, 10**400, 3.15e7],
+)
+def test_adjust_refuses_what_is_not_a_sane_correction(delta: Any) -> None:
+    data = {} if delta is None else {"delta": delta}
     refusal = protocol.parse_peer_request(make_inbound("adjust", data, key="peer"))
-    assert refusal == Refusal("adjust needs a numeric 'delta'")
+    assert refusal == Refusal("adjust needs a 'delta' in seconds between ±600")
+
+
+@pytest.mark.parametrize("delta", [0, -2, 0.25, 600.0, -599.9])
+def test_adjust_takes_corrections_within_ten_minutes(delta: float) -> None:
+    inbound = make_inbound("adjust", {"delta": delta}, key="peer")
+    assert protocol.parse_peer_request(inbound) == AdjustRequest(inbound, float(delta))
 
 
 def test_unknown_peer_services_are_refused() -> None:
