@@ -91,7 +91,15 @@ class Bully:
         """A lower server asks; the actor replies OK, and we take over the election."""
         return self.start(now) if self.phase is Phase.IDLE else []
 
+    def knows(self, name: str) -> bool:
+        """Whether `name` is this server or a peer the reference lists."""
+        return name == self.name or name in self.ranks
+
     def on_announce(self, name: str, now: float) -> list[Action]:
+        """An announcement naming an unknown server is ignored: it is forged, or from a
+        server the reference has not listed to us yet (it announces again soon)."""
+        if not self.knows(name):
+            return []
         if self._outranks(name):
             return self.start(now)  # a lower server claims it: bully it
         return self._set_coordinator(name)

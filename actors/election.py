@@ -17,17 +17,12 @@ from actors.messages import (
     PingAnswered,
 )
 from actors.routes import Routes
-from config.settings import default_peer_endpoint
 from transport import protocol
 from transport.port import PUB, Call, Transport
 from transport.protocol import CoordinatorAnnounced, ElectionRequest, Peer, Service
 
 REANNOUNCE_EVERY = 3
-
-
-def peer_address(peers: dict[str, Peer], name: str) -> str:
-    peer = peers.get(name)
-    return peer.address if peer else default_peer_endpoint(name)
+MAX_STRANGERS = 100  # distinct unknown coordinator names logged
 
 
 class ElectionActor(BaseActor):
@@ -49,6 +44,7 @@ class ElectionActor(BaseActor):
         self.peers: dict[str, Peer] = {}
         self.pinging = False
         self.checks = 0
+        self.strangers: set[str] = set()  # unknown names announced as coordinator
 
     @property
     def coordinator(self) -> str | None:
@@ -66,6 +62,10 @@ class ElectionActor(BaseActor):
 
     @handles(CoordinatorAnnounced)
     def _announced(self, a: CoordinatorAnnounced) -> None:
+        stranger = not self.bully.knows(a.name) and a.name not in self.strangers
+        if stranger and len(self.strangers) < MAX_STRANGERS:  # logged once per name
+            self.strangers.add(a.name)
+            self.log.warning("announcement_ignored", coordinator=a.name)
         self._run(self.bully.on_announce(a.name, self.now()))
 
     @handles(ElectionAnswered)
@@ -90,18 +90,23 @@ class ElectionActor(BaseActor):
             if self.checks % REANNOUNCE_EVERY == 0:
                 self._announce()
         elif self.bully.coordinator is not None and not self.pinging:
+            coordinator = self.peers.get(self.bully.coordinator)
+            if coordinator is None:  # the reference no longer lists it
+                self.log.warning("coordinator_unlisted", coordinator=self.bully.coordinator)
+                self._run(self.bully.on_coordinator_lost(self.now()))
+                return
             self.pinging = True
             timing = self.node.timing
             # `clock` is the cheapest service every server answers: our liveness ping.
             ping = Call(
-                peer_address(self.peers, self.bully.coordinator),
+                coordinator.address,
                 Service.CLOCK,
                 {},
                 timing.peer_timeout,
                 timing.peer_retries,
                 lane="ping",
             )
-            self.call(ping, partial(PingAnswered, self.bully.coordinator))
+            self.call(ping, partial(PingAnswered, coordinator.name))
 
     def _announce(self) -> None:
         topic, message = protocol.coordinator_announcement(self.node.name, self.node.clock.now())
@@ -112,7 +117,7 @@ class ElectionActor(BaseActor):
             if isinstance(action, SendElection):
                 self.log.info("election_started", to=action.peer)
                 call = Call(
-                    peer_address(self.peers, action.peer),
+                    self.peers[action.peer].address,  # ranks and peers: one Membership
                     Service.ELECTION,
                     {},
                     self.node.timing.election_answer_timeout,

@@ -5,6 +5,8 @@ the reference is down and registers again when it comes back."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -19,6 +21,7 @@ from actors.messages import (
 )
 from actors.routes import Routes
 from transport import protocol
+from transport.endpoints import Resolver
 from transport.port import Call, Transport
 from transport.protocol import Peer, Service
 
@@ -36,8 +39,13 @@ class MembershipActor(BaseActor):
         reference: str,
         advertise: str,
         first_view: threading.Event | None = None,
+        resolve: Callable[[str], str | None] | None = None,
     ) -> None:
+        """`resolve` turns a peer's endpoint into one with an IP address, or None while it
+        does not know (the default looks names up off this thread: transport.endpoints)."""
         super().__init__(node)
+        self.resolve = resolve or Resolver()
+        self.unresolved: set[str] = set()
         self.first_view = first_view or threading.Event()
         self.transport = transport
         self.routes = routes
@@ -48,6 +56,19 @@ class MembershipActor(BaseActor):
         self.busy = False
         self.peers: tuple[Peer, ...] = ()
         self.reference_up = False
+
+    def _resolved(self, listed: tuple[Peer, ...]) -> tuple[Peer, ...]:
+        """The listed peers whose address is known as an IP (ZeroMQ would otherwise look the
+        name up inside its I/O thread); one not resolved yet joins a later view."""
+        peers = []
+        for peer in listed:
+            address = self.resolve(peer.address)
+            if address is not None:
+                peers.append(replace(peer, address=address))
+            elif peer.address not in self.unresolved and len(self.unresolved) < 100:
+                self.unresolved.add(peer.address)  # said once per address
+                self.log.warning("peer_unresolved", peer=peer.name, address=peer.address)
+        return tuple(peers)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -107,7 +128,7 @@ class MembershipActor(BaseActor):
         if not self._reachable(r):
             return
         self.busy = False
-        peers = protocol.parse_list_reply(r.data, self.node.name)
+        peers = self._resolved(protocol.parse_list_reply(r.data, self.node.name))
         if peers != self.peers:
             self.log.info("peers_changed", peers=[p.name for p in peers])
         self.peers = peers

@@ -148,11 +148,13 @@ def start_server_actors(
     advertised: str,
     on_started: Callable[[str, pykka.ActorRef], None] = lambda name, ref: None,
     now: Callable[[], float] = time.monotonic,
+    resolve: Callable[[str], str | None] | None = None,
 ) -> ServerGraph:
     """Start a server's actors in dependency order: persistence (opens the store, whose
     snapshot seeds the others), then replication, chat, election, clock, membership.
     Each is added to `routes` as it starts, and `on_started` sees it (the role registers its
-    stop); `now` is the monotonic time the timeouts use (virtual in tests)."""
+    stop); `now` is the monotonic time the timeouts use (virtual in tests); `resolve` maps a
+    peer's endpoint to one with an IP address (default: transport.endpoints.Resolver)."""
     refs: dict[str, pykka.ActorRef] = {}
 
     def started(name: str, ref: pykka.ActorRef) -> pykka.ActorRef:
@@ -173,6 +175,6 @@ def start_server_actors(
     started("clock", ClockSyncActor.start(node, transport, routes, now))
     started(
         "membership",
-        MembershipActor.start(node, transport, routes, reference, advertised, first_view),
+        MembershipActor.start(node, transport, routes, reference, advertised, first_view, resolve),
     )
     return ServerGraph(node, transport, routes, refs, first_view)

@@ -1,16 +1,19 @@
 """ZeroMQ TCP endpoints that arrive from the network: checked before anything connects.
 
 ZeroMQ resolves a host name inside its I/O thread, where a slow resolver stalls every socket
-of the process; so addresses handed to the pump are literal IPs, and names are resolved
-here, on the caller's thread, with a time bound.
+of the process; so peer addresses handed to the pump are literal IPs, and names are looked
+up here, off every socket's thread.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import socket
 import threading
+import time
+from collections.abc import Callable
 
 from transport.codec import FieldError
 
@@ -44,29 +47,54 @@ def literal_ip(host: str) -> str | None:
         return None
 
 
-def resolved(endpoint: str, timeout: float) -> str | None:
-    """`endpoint` with its host name replaced by an IP address (looked up on a helper thread,
-    waiting at most `timeout` seconds); the endpoint itself if already literal; None if the
-    name does not resolve in time."""
-    match = _ENDPOINT.fullmatch(endpoint)
-    if match is None:
+def _lookup(host: str, port: str) -> str | None:
+    try:
+        infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    except OSError:
         return None
-    host, port = match["host"], match["port"]
-    if literal_ip(host) is not None:
-        return endpoint
-    found: list[str] = []
-
-    def look_up() -> None:
-        try:
-            infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
-        except OSError:
-            return
-        found.extend(str(info[4][0]) for info in infos)
-
-    worker = threading.Thread(target=look_up, name="resolver", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if not found:
-        return None
-    address = found[0]
+    address = str(infos[0][4][0])
     return f"tcp://[{address}]:{port}" if ":" in address else f"tcp://{address}:{port}"
+
+
+class Resolver:
+    """Endpoints with their host names replaced by IP addresses, without ever blocking the
+    caller: a name not looked up yet is looked up on a short-lived helper thread (at most
+    `parallel` at once) and the call returns None until the answer is in. Answers, a failure
+    included, are kept `ttl` seconds; while a stale one is refreshed it is still used."""
+
+    def __init__(
+        self,
+        ttl: float = 30.0,
+        parallel: int = 4,
+        now: Callable[[], float] = time.monotonic,
+        lookup: Callable[[str, str], str | None] = _lookup,
+    ) -> None:
+        self.ttl, self.parallel, self.now, self.lookup = ttl, parallel, now, lookup
+        self._answers: dict[str, tuple[str | None, float]] = {}
+        self._asking: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, endpoint: str) -> str | None:
+        match = _ENDPOINT.fullmatch(endpoint)
+        if match is None:
+            return None
+        if literal_ip(match["host"]) is not None:
+            return endpoint
+        with self._lock:
+            answer, at = self._answers.get(endpoint, (None, -math.inf))
+            fresh = self.now() - at < self.ttl
+            if not fresh and endpoint not in self._asking and len(self._asking) < self.parallel:
+                self._asking.add(endpoint)
+                threading.Thread(
+                    target=self._ask,
+                    args=(endpoint, match["host"], match["port"]),
+                    name="resolver",
+                    daemon=True,
+                ).start()
+        return answer
+
+    def _ask(self, endpoint: str, host: str, port: str) -> None:
+        answer = self.lookup(host, port)
+        with self._lock:
+            self._answers[endpoint] = (answer, self.now())
+            self._asking.discard(endpoint)

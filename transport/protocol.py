@@ -402,7 +402,9 @@ def parse_server_publication(
     data = message.get("data") if isinstance(message.get("data"), dict) else {}
     if topic == SERVERS and message.get("service") == Service.ELECTION:
         name = data.get("coordinator", message.get("coordinator"))
-        return CoordinatorAnnounced(name) if isinstance(name, str) and name else None
+        if isinstance(name, str) and 0 < len(name) <= MAX_NAME_CHARS:
+            return CoordinatorAnnounced(name)
+        return None
     if topic == REPLICATION and message.get("service") == REPLICATION:
         event = _event_from_replication(data)
         return Replicated(event) if event is not None else None
@@ -740,16 +742,17 @@ def list_reply(peers: Iterable[Peer]) -> dict[str, Any]:
 
 
 def parse_list_reply(data: dict[str, Any], me: str) -> tuple[Peer, ...]:
-    """The other live servers, tolerating extra keys and missing addresses."""
+    """The other live servers, tolerating extra keys and missing addresses (the protocol's
+    default endpoint then); an item whose name or address is unusable is left out."""
     items = data.get("list")
     peers = []
-    for item in items if isinstance(items, list) else []:
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+    for item in items[:MAX_ORIGINS] if isinstance(items, list) else []:
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_CHARS or name == me:
             continue
-        name = item["name"]
-        if name == me:
+        try:
+            address = peer_endpoint(item.get("address") or default_peer_endpoint(name))
+        except FieldError:
             continue
-        address = item.get("address")
-        address = address if isinstance(address, str) and address else default_peer_endpoint(name)
         peers.append(Peer(name, bounded_int(item.get("rank"), 0, MAX_SEQ) or 0, address))
     return tuple(sorted(peers, key=lambda p: p.name))

@@ -46,6 +46,7 @@ def start_server(net: FakeNetwork, name: str, data_dir: Path) -> NetNode:
         place.endpoint,
         on_started=place.add,
         now=net.now,
+        resolve=lambda endpoint: endpoint,  # the fake network's endpoints are names
     )
     place.on_request = graph.on_peer_request
     place.subscribe(*SUBSCRIBED_TOPICS)

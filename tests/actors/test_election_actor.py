@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from structlog.testing import capture_logs
+
 from actors.base import Node
 from actors.election import ElectionActor
 from actors.messages import CoordinatorCheckDue, ElectionTick, Membership
@@ -168,12 +170,32 @@ def test_the_coordinator_reannounces_every_few_checks() -> None:
 
 def test_a_higher_server_that_first_heard_of_a_lower_coordinator_takes_over() -> None:
     c = Election(C, join=False)
-    c.tell(CoordinatorAnnounced("b"))  # ranks unknown yet: accepted
+    c.tell(Membership(None, (A, B)))  # its own rank not known yet
+    c.tell(CoordinatorAnnounced("b"))
     assert c.coordinator == "b"
     c.tell(Membership(3, (A, B)))
     assert c.coordinator == "c"
     assert c.announced() == ["c"]
     assert c.clock.messages == [CoordinatorAnnounced("b"), CoordinatorAnnounced("c")]
+
+
+def test_an_announcement_naming_an_unknown_server_is_ignored_and_logged_once() -> None:
+    a = Election(A, B, C)
+    a.tell(CoordinatorAnnounced("c"))
+    with capture_logs() as logs:
+        a.tell(CoordinatorAnnounced("*"), CoordinatorAnnounced("*"), CoordinatorAnnounced("x"))
+    assert a.coordinator == "c"
+    ignored = [e["coordinator"] for e in logs if e["event"] == "announcement_ignored"]
+    assert ignored == ["*", "x"]
+
+
+def test_a_coordinator_the_reference_no_longer_lists_is_lost_without_a_call() -> None:
+    a = Election(A, B, C)
+    a.tell(CoordinatorAnnounced("c"))
+    a.tell(Membership(1, (B,)))  # c expired at the reference
+    a.tell(CoordinatorCheckDue())
+    assert [r.endpoint for r in a.transport.sent("clock")] == []
+    assert [r.endpoint for r in a.transport.sent("election")][-1] == B.address
 
 
 def test_a_lower_server_learning_of_a_higher_one_keeps_its_coordinator() -> None:

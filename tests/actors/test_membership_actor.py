@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from actors.base import Node
 from actors.membership import LISTENERS, MembershipActor
@@ -32,7 +33,13 @@ class Members:
         for name, box in self.listeners.items():
             routes.add(name, box)
         self.ref = MembershipActor.start(
-            Node("server", "a"), self.transport, routes, REFERENCE, ME, self.first_view
+            Node("server", "a"),
+            self.transport,
+            routes,
+            REFERENCE,
+            ME,
+            self.first_view,
+            resolve=lambda endpoint: endpoint,
         )
         routes.add("membership", self.ref)
 
@@ -159,3 +166,24 @@ def test_a_rank_of_zero_is_accepted(members: Members) -> None:
     assert members.views()[0].rank == 0
     members.tick()
     assert members.pending().service == "heartbeat"
+
+
+def test_a_peer_whose_name_is_not_resolved_yet_is_left_out_of_the_view() -> None:
+    transport, routes, listeners = FakeTransport(), Routes(), {n: Mailbox() for n in LISTENERS}
+    for name, box in listeners.items():
+        routes.add(name, box)
+    known = {ME: ME, "tcp://b:1": "tcp://10.0.0.2:1"}
+    ref = MembershipActor.start(
+        Node("server", "a"), transport, routes, REFERENCE, ME, resolve=known.get
+    )
+    routes.add("membership", ref)
+    ref.tell(HeartbeatDue())
+    barrier(ref)
+    transport.requests[-1].complete({"rank": 1})
+    barrier(ref)
+    with capture_logs() as logs:
+        transport.requests[-1].complete({"list": LIST})
+        barrier(ref)
+    [view] = listeners["election"].of(Membership)
+    assert view.peers == (Peer("b", 2, "tcp://10.0.0.2:1"),)  # c (tcp://c:5560) not yet
+    assert [e["peer"] for e in logs if e["event"] == "peer_unresolved"] == ["c"]

@@ -104,9 +104,12 @@ def test_a_higher_announce_is_accepted_in_any_phase() -> None:
     assert a.on_announce("c", 0.3) == []  # no change, no event
 
 
-def test_an_announce_from_an_unknown_server_is_accepted() -> None:
+def test_an_announce_naming_a_server_the_reference_never_listed_is_ignored() -> None:
     a, _ = bully("a", 1, RANKS)
-    assert a.on_announce("stranger", 0.1) == [Elected("stranger", None)]
+    assert a.on_announce("*", 0.1) == []
+    assert a.coordinator is None
+    a.set_membership(1, {**RANKS, "stranger": 9}, 0.2)
+    assert a.on_announce("stranger", 0.3) == [Elected("stranger", None)]
 
 
 def test_own_announce_echoed_back_changes_nothing() -> None:
@@ -126,7 +129,8 @@ def test_losing_the_coordinator_starts_an_election_once() -> None:
 
 def test_learning_that_it_outranks_the_coordinator_makes_a_server_take_over() -> None:
     c = Bully("c", ANSWER, ANNOUNCE)
-    assert c.on_announce("b", 0.0) == [Elected("b", None)]  # ranks unknown yet: accepted
+    assert c.set_membership(None, {"a": 1, "b": 2}, 0.0) == []  # its own rank not known yet
+    assert c.on_announce("b", 0.0) == [Elected("b", None)]
     assert c.set_membership(3, RANKS, 0.1) == [Announce(), Elected("c", "b")]
 
 
@@ -291,7 +295,8 @@ def test_a_higher_server_joining_late_takes_over(seed: int) -> None:
         sim.perform(name, sim.nodes[name].set_membership(FIVE[name], early, sim.now))
     sim.drain()
     sim.run(2.0)
-    assert sim.coordinators() == {"n4"}  # n5, without a rank yet, accepted n4 too
+    assert sim.coordinators(set(early)) == {"n4"}
+    assert sim.nodes["n5"].coordinator is None  # it knows no server yet: it believes none
     sim.join_all()
     sim.run(3.0)
     assert sim.coordinators() == {"n5"}
