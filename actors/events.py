@@ -6,12 +6,14 @@ nothing and a gap in an origin's sequence shows that an event was missed.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Any
 
 from transport.codec import as_int, to_seconds
 
 OPERATIONS = ("login", "channel", "publish", "message")
+MAX_NUMBER = 2**62  # seq and clock stay below it (SQLite's integers end at 2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,16 @@ class Event:
     @property
     def id(self) -> str:
         return f"{self.origin}:{self.seq}"
+
+    @property
+    def valid(self) -> bool:
+        """Storable: a known operation, seq and clock in (0, 2**62), a finite timestamp."""
+        return (
+            self.op in OPERATIONS
+            and 0 < self.seq < MAX_NUMBER
+            and 0 < self.clock < MAX_NUMBER
+            and math.isfinite(self.timestamp)
+        )
 
     @property
     def sort_key(self) -> tuple[int, str, int]:
@@ -90,9 +102,9 @@ class Event:
                 timestamp=float(raw.get("timestamp", 0.0)),
                 request_id=str(raw.get("request_id", "")),
             )
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             return None
-        return event if event.op in OPERATIONS and event.seq > 0 else None
+        return event if event.valid else None
 
     @classmethod
     def from_replication(cls, data: dict[str, Any]) -> Event | None:
@@ -106,7 +118,7 @@ class Event:
             return None
         if record.get("id") != f"{origin}:{seq}":
             return None
-        return cls(
+        event = cls(
             origin=origin,
             seq=seq,
             clock=as_int(record.get("clock")),
@@ -118,6 +130,7 @@ class Event:
             timestamp=to_seconds(record.get("timestamp")),
             request_id=str(record.get("request_id", "")),
         )
+        return event if event.valid else None
 
 
 WIRE_FIELDS = tuple(f.name for f in fields(Event))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -67,6 +68,13 @@ def test_history_entries() -> None:
         {"origin": "a", "seq": 1, "clock": 1, "op": "delete"},  # unknown op
         {"origin": "a", "seq": 0, "clock": 1, "op": "login"},  # seq must be positive
         {"origin": "a", "seq": "x", "clock": 1, "op": "login"},
+        # values SQLite cannot store (or would store as NULL) are refused with the event
+        {"origin": "a", "seq": 1, "clock": 1, "op": "login", "timestamp": math.nan},
+        {"origin": "a", "seq": 1, "clock": 1, "op": "login", "timestamp": "inf"},
+        {"origin": "a", "seq": math.inf, "clock": 1, "op": "login"},
+        {"origin": "a", "seq": 2**62, "clock": 1, "op": "login"},
+        {"origin": "a", "seq": 1, "clock": 2**64, "op": "login"},
+        {"origin": "a", "seq": 1, "clock": 0, "op": "login"},
     ],
 )
 def test_bad_wire_events_are_none(raw: Any) -> None:
@@ -91,6 +99,11 @@ def test_bad_wire_events_are_none(raw: Any) -> None:
         },
         {"operation": "login", "operationData": {"origin": "a", "seq": -1, "id": "a:-1"}},
         {"operation": "login", "operationData": {"origin": 5, "seq": 1, "id": "5:1"}},
+        {
+            "operation": "login",
+            "operationData": {"origin": "a", "seq": 2**70, "id": f"a:{2**70}", "clock": 1},
+        },
+        {"operation": "login", "operationData": {"origin": "a", "seq": 1, "id": "a:1"}},  # clock
     ],
 )
 def test_foreign_or_inconsistent_replication_shapes_are_ignored(data: dict[str, Any]) -> None:
