@@ -8,8 +8,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from actors.events import Event
+from actors.pages import PAGE_BYTES, take_page, wire_size
 
-PUSH_BATCH = 1000  # events in one `replicate` push
+PUSH_BATCH = 1000  # events in one `replicate` push (and at most PAGE_BYTES of them)
 OUTBOX_LIMIT = 200_000  # events kept; a peer further behind catches up with `sync`
 
 
@@ -22,6 +23,7 @@ class Outbox:
     """
 
     batch: int = PUSH_BATCH
+    budget: int = PAGE_BYTES
     limit: int = OUTBOX_LIMIT
     events: OrderedDict[int, Event] = field(default_factory=OrderedDict)
     in_flight: set[str] = field(default_factory=set)
@@ -56,9 +58,6 @@ class Outbox:
 
     def _batch_after(self, acked: int) -> list[Event]:
         """The oldest events past `acked`, within the bounds of one push."""
-        batch: list[Event] = []
-        for event in itertools.dropwhile(lambda e: e.seq <= acked, self.events.values()):
-            if len(batch) >= self.batch:
-                break
-            batch.append(event)
+        lacking = itertools.dropwhile(lambda e: e.seq <= acked, self.events.values())
+        batch, _ = take_page(lacking, wire_size, self.batch, self.budget)
         return batch

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from actors.events import Event
 from actors.outbox import OUTBOX_LIMIT, PUSH_BATCH, Outbox
+from actors.pages import PAGE_BYTES, encoded_size
+from transport.codec import MAX_FRAME_BYTES, MAX_MESSAGE_CHARS
 
 
-def filled(last: int, batch: int = PUSH_BATCH, limit: int = OUTBOX_LIMIT) -> Outbox:
+def filled(
+    last: int, batch: int = PUSH_BATCH, limit: int = OUTBOX_LIMIT, message: str = ""
+) -> Outbox:
     outbox = Outbox(batch=batch, limit=limit)
     for seq in range(1, last + 1):
-        outbox.add(Event("me", seq, seq, "login", user=f"u{seq}"))
+        outbox.add(Event("me", seq, seq, "publish", user=f"u{seq}", channel="c", message=message))
     return outbox
 
 
@@ -19,7 +23,7 @@ def seqs(events: list[Event]) -> list[int]:
 
 def test_defaults_are_the_protocol_bounds() -> None:
     outbox = Outbox()
-    assert (outbox.batch, outbox.limit) == (PUSH_BATCH, OUTBOX_LIMIT)
+    assert (outbox.batch, outbox.budget, outbox.limit) == (PUSH_BATCH, PAGE_BYTES, OUTBOX_LIMIT)
     assert len(outbox) == 0
 
 
@@ -40,10 +44,27 @@ def test_a_push_holds_at_most_one_batch_of_the_oldest_events() -> None:
     assert seqs(outbox.next_push("b", 1)) == [2, 3, 4]
 
 
+def test_a_push_of_the_largest_messages_stays_well_within_a_frame() -> None:
+    outbox = filled(100, message="\U0001f642" * MAX_MESSAGE_CHARS)  # 40 KB each
+    push = outbox.next_push("b", 0)
+    data = {"events": [e.to_wire() for e in push], "origin": "me"}
+    assert seqs(push) == list(range(1, len(push) + 1))
+    assert 1 < len(push) < 100 and encoded_size(data) <= PAGE_BYTES < MAX_FRAME_BYTES
+    outbox.answered("b")
+    assert seqs(outbox.next_push("b", len(push)))[0] == len(push) + 1
+
+
+def test_one_event_larger_than_the_budget_still_goes_alone() -> None:
+    outbox = Outbox(budget=10)
+    outbox.add(Event("me", 1, 1, "publish", user="u", channel="c", message="x" * 100))
+    outbox.add(Event("me", 2, 2, "publish", user="u", channel="c", message="y"))
+    assert seqs(outbox.next_push("b", 0)) == [1]
+
+
 def test_only_one_push_per_peer_is_in_flight() -> None:
     outbox = filled(2)
     assert seqs(outbox.next_push("b", 0)) == [1, 2]
-    outbox.add(Event("me", 3, 3, "login", user="u3"))
+    outbox.add(Event("me", 3, 3, "publish", user="u3", channel="c"))
     assert outbox.next_push("b", 0) == []  # b's push is still out
     assert seqs(outbox.next_push("c", 0)) == [1, 2, 3]  # other peers are independent
     assert outbox.in_flight == {"b", "c"}
