@@ -15,8 +15,10 @@ from actors.messages import (
     MessageHandled,
     RefreshThenRetry,
     WriteDone,
+    WriteFailed,
 )
 from actors.routes import Routes
+from transport import codec
 from transport.port import Inbound, Transport
 
 PUB = "pub"
@@ -84,6 +86,12 @@ class ChatActor(BaseActor):
         if message.event.op in ("publish", "message"):
             topic, payload = publication(message.event)
             self.transport.publish(PUB, topic, payload, clock=message.event.clock)
+
+    @handles(WriteFailed)
+    def _write_failed(self, message: WriteFailed) -> None:
+        inbound, write = self.waiting.pop(message.token)
+        self.rules.abandon(write)
+        self._answer(inbound, codec.error_data(message.reason))
 
     @handles(Applied)
     def _applied(self, message: Applied) -> None:

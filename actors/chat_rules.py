@@ -86,6 +86,11 @@ class ChatRules:
             self.channels.add(event.channel)
             self.creating.discard(event.channel)
 
+    def abandon(self, write: Write) -> None:
+        """A write decided here could not be stored."""
+        if write.op == "channel":
+            self.creating.discard(write.fields["channel"])
+
     def decide(self, service: str, data: dict[str, Any], retried: bool = False) -> Decision:
         handler = getattr(self, f"_{service}", None) if service in SERVICES else None
         if handler is None:

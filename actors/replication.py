@@ -3,7 +3,8 @@ other origins, and catches up (on start, on a gap, and by periodic anti-entropy)
 
 Server-to-server services it owns (see docs/protocol.md):
 - `replicate` {events: [...]} -> {status, heads}: push of an origin's own events; the reply
-  comes once they are durable here and says what this replica holds.
+  comes once they are durable here and says what this replica holds (`erro` if they could not
+  be stored: they are fetched again later).
 - `sync` {heads, limit} -> {status, events, more, heads}: pull of what the caller lacks.
 """
 
@@ -40,6 +41,7 @@ from actors.messages import (
     SyncAnswered,
     SyncStep,
     WriteDone,
+    WriteFailed,
 )
 from actors.outbox import Outbox
 from actors.replication_log import AckTracker, ReplicaHeads
@@ -126,9 +128,8 @@ class ReplicationActor(BaseActor):
             **w.fields,
         )
         self.tracker.add(w.token, event, self.now())
-        self.outbox.add(event)
+        # pushed once durable here: a peer never holds a write its origin failed to store
         self.routes.tell("persistence", Append((event,), LocalWrites()))
-        self._push_all()
 
     def _push_all(self) -> None:
         for peer in self.peers.values():
@@ -143,13 +144,16 @@ class ReplicationActor(BaseActor):
     @handles(PushAnswered)
     def _on_push_reply(self, r: PushAnswered) -> None:
         self.outbox.answered(r.peer)
-        if not r.ok:
-            return
+        if not r.ok or r.data.get("status") != codec.OK:
+            return  # refused or lost: pushed again on the next AcksDue tick
+        before = self.tracker.acked.get(r.peer, 0)
         heads = r.data.get("heads")
         if isinstance(heads, dict):
             self.tracker.peer_applied(r.peer, codec.as_int(heads.get(self.node.name, 0)))
         self._check_acks()
-        if r.peer in self.peers:
+        # At once only if the peer moved on: one that is still catching up (or storing the
+        # same events from a sync) gets the next push on the tick, not in a busy loop.
+        if r.peer in self.peers and self.tracker.acked.get(r.peer, 0) > before:
             self._push(self.peers[r.peer])
 
     def _check_acks(self) -> None:
@@ -178,25 +182,38 @@ class ReplicationActor(BaseActor):
         self.durable_heads = a.heads
         tag = a.tag
         if isinstance(tag, LocalWrites):
-            for event in a.fresh:
-                self.tracker.durable(event.seq, self.wall())
-                self.transport.publish(
-                    PUB,
-                    "replication",
-                    replication_message(event, self.node.clock.now()),
-                    clock=event.clock,
-                )
-            self._check_acks()
+            self._local_appended(a)
             return
+        self.replica.release(a.failed)
         self.catch_up.stored()
         if a.fresh:
             self.log.info("events_applied", ids=[e.id for e in a.fresh], via=VIA[type(tag)])
             self.routes.tell("chat", Applied(a.fresh))
         if isinstance(tag, PeerPush):
-            self.transport.reply(tag.inbound, {"status": codec.OK, "heads": a.heads})
+            reply = codec.error_data(a.error) if a.failed else {"status": codec.OK}
+            self.transport.reply(tag.inbound, {**reply, "heads": a.heads})
         elif isinstance(tag, SyncStep):
-            self._sync_step_done(tag.peer, tag.more, len(a.fresh))
+            self._sync_step_done(tag.peer, tag.more and not a.failed, len(a.fresh))
         self._release_if_settled()
+
+    def _local_appended(self, a: Appended) -> None:
+        for event in a.fresh:
+            self.tracker.durable(event.seq, self.wall())
+            self.outbox.add(event)
+            self.transport.publish(
+                PUB,
+                "replication",
+                replication_message(event, self.node.clock.now()),
+                clock=event.clock,
+            )
+        dropped = self.tracker.fail(a.failed)
+        if dropped:
+            # the next local write takes the first failed seq: this origin's log has no hole
+            self.replica.release([dropped[0].event])
+            for write in dropped:
+                self.routes.tell("chat", WriteFailed(write.token, a.error))
+        self._push_all()
+        self._check_acks()
 
     def _apply(self, events: list[Event], tag: PeerPush | SyncStep | SeenPublished) -> None:
         self.catch_up.storing()

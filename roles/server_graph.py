@@ -49,6 +49,7 @@ PEER_SERVICES = {
     "replicate": "replication",
     "sync": "replication",
     "status": "status",
+    "store_limit": "persistence",
 }
 SUBSCRIBED_TOPICS = ("servers", "replication")
 # Timers that run once the server serves: (Timing field, actor, message).
@@ -148,11 +149,13 @@ def start_server_actors(
     advertised: str,
     on_started: Callable[[str, pykka.ActorRef], None] = lambda name, ref: None,
     now: Callable[[], float] = time.monotonic,
+    max_db_mb: float = 0.0,
 ) -> ServerGraph:
     """Start a server's actors in dependency order: persistence (opens the store, whose
     snapshot seeds the others), then replication, chat, election, clock, membership.
     Each is added to `routes` as it starts, and `on_started` sees it (the role registers its
-    stop); `now` is the monotonic time the timeouts use (virtual in tests)."""
+    stop); `now` is the monotonic time the timeouts use (virtual in tests); `max_db_mb` caps
+    the database (0: no limit)."""
     refs: dict[str, pykka.ActorRef] = {}
 
     def started(name: str, ref: pykka.ActorRef) -> pykka.ActorRef:
@@ -163,7 +166,7 @@ def start_server_actors(
 
     persistence = started(
         "persistence",
-        PersistenceActor.start(node, db_path, transport, routes.to("replication")),
+        PersistenceActor.start(node, db_path, transport, routes.to("replication"), max_db_mb),
     )
     snapshot = persistence.proxy().snapshot().get()
     first_view = threading.Event()
