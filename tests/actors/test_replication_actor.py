@@ -228,16 +228,6 @@ def test_a_sync_page_that_cannot_be_stored_ends_the_pull_and_is_asked_for_again(
     assert rep.transport.sent("sync")[1].data["heads"] == {"b": 0}
 
 
-def test_heads_reported_are_what_is_durable_not_what_is_claimed(rep: Replication) -> None:
-    rep.peers(B)
-    rep.tell(PeerRequest(make_inbound("replicate", {"events": [theirs("b", 1).to_wire()]})))
-    assert rep.persistence.of(Append)  # claimed, on its way to disk
-    assert rep.stats()["heads"] == {}
-    duplicate = make_inbound("replicate", {"events": [theirs("b", 1).to_wire()]}, key="peer")
-    rep.tell(PeerRequest(duplicate))
-    assert rep.transport.reply_to(duplicate).data == {"status": "OK", "heads": {}}
-
-
 def test_durable_local_event_is_published_on_the_replication_topic(rep: Replication) -> None:
     rep.tell(LocalWrite("channel", {"channel": "news", "user": "ana"}, "t1"))
     append = rep.persistence.only(Append)
