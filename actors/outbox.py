@@ -12,6 +12,7 @@ from actors.pages import PAGE_BYTES, take_page, wire_size
 
 PUSH_BATCH = 1000  # events in one `replicate` push (and at most PAGE_BYTES of them)
 OUTBOX_LIMIT = 200_000  # events kept; a peer further behind catches up with `sync`
+OUTBOX_BYTES = 64 * 2**20  # ... and their encoded bytes: the largest posts are 40 KB each
 
 
 @dataclass
@@ -25,7 +26,10 @@ class Outbox:
     batch: int = PUSH_BATCH
     budget: int = PAGE_BYTES
     limit: int = OUTBOX_LIMIT
+    max_bytes: int = OUTBOX_BYTES
     events: OrderedDict[int, Event] = field(default_factory=OrderedDict)
+    sizes: dict[int, int] = field(default_factory=dict)  # encoded once, when added
+    total_bytes: int = 0
     in_flight: set[str] = field(default_factory=set)
 
     def __len__(self) -> int:
@@ -33,8 +37,10 @@ class Outbox:
 
     def add(self, event: Event) -> None:
         self.events[event.seq] = event
-        if len(self.events) > self.limit:
-            self.events.popitem(last=False)
+        self.sizes[event.seq] = wire_size(event)
+        self.total_bytes += self.sizes[event.seq]
+        while len(self.events) > self.limit or self.total_bytes > self.max_bytes:
+            self._forget_oldest()
 
     def next_push(self, peer: str, acked: int) -> list[Event]:
         """The batch to push to `peer`, which holds our events up to `acked`: empty while a
@@ -54,10 +60,14 @@ class Outbox:
     def trim(self, floor: int) -> None:
         """Forget the events up to `floor`, the lowest head every live peer has applied."""
         while self.events and next(iter(self.events)) <= floor:
-            self.events.popitem(last=False)
+            self._forget_oldest()
+
+    def _forget_oldest(self) -> None:
+        seq, _ = self.events.popitem(last=False)
+        self.total_bytes -= self.sizes.pop(seq)
 
     def _batch_after(self, acked: int) -> list[Event]:
         """The oldest events past `acked`, within the bounds of one push."""
         lacking = itertools.dropwhile(lambda e: e.seq <= acked, self.events.values())
-        batch, _ = take_page(lacking, wire_size, self.batch, self.budget)
+        batch, _ = take_page(lacking, lambda e: self.sizes[e.seq], self.batch, self.budget)
         return batch

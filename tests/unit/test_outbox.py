@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actors.events import Event
-from actors.outbox import OUTBOX_LIMIT, PUSH_BATCH, Outbox
+from actors.outbox import OUTBOX_BYTES, OUTBOX_LIMIT, PUSH_BATCH, Outbox
 from actors.pages import PAGE_BYTES, encoded_size
 from transport.codec import MAX_FRAME_BYTES, MAX_MESSAGE_CHARS
 
@@ -23,7 +23,8 @@ def seqs(events: list[Event]) -> list[int]:
 
 def test_defaults_are_the_protocol_bounds() -> None:
     outbox = Outbox()
-    assert (outbox.batch, outbox.budget, outbox.limit) == (PUSH_BATCH, PAGE_BYTES, OUTBOX_LIMIT)
+    assert (outbox.batch, outbox.budget) == (PUSH_BATCH, PAGE_BYTES)
+    assert (outbox.limit, outbox.max_bytes) == (OUTBOX_LIMIT, OUTBOX_BYTES)
     assert len(outbox) == 0
 
 
@@ -111,3 +112,14 @@ def test_the_oldest_events_are_dropped_past_the_limit() -> None:
     outbox = filled(5, limit=3)
     assert len(outbox) == 3
     assert seqs(outbox.next_push("b", 0)) == [3, 4, 5]
+
+
+def test_the_oldest_events_are_dropped_past_the_byte_cap() -> None:
+    big = "\U0001f642" * MAX_MESSAGE_CHARS
+    outbox = Outbox(max_bytes=5 * len(big.encode()))
+    for seq in range(1, 11):
+        outbox.add(Event("me", seq, seq, "publish", user="u", channel="c", message=big))
+    assert seqs(outbox.next_push("b", 0)) == [7, 8, 9, 10]  # a peer further behind syncs
+    assert outbox.total_bytes == sum(outbox.sizes.values()) <= outbox.max_bytes
+    outbox.trim(8)
+    assert outbox.total_bytes == sum(outbox.sizes.values()) and set(outbox.sizes) == {9, 10}
