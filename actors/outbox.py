@@ -20,7 +20,8 @@ class Outbox:
     """Our own events in sequence order, until every live peer has applied them.
 
     At most one push per peer is in flight: the next one starts from what its answer says
-    the peer holds, so a batch is never sent twice on purpose.
+    the peer holds, so a batch is never sent twice on purpose. A peer that refused a push
+    (it could not store it) rests a while before the next one.
     """
 
     batch: int = PUSH_BATCH
@@ -31,6 +32,7 @@ class Outbox:
     sizes: dict[int, int] = field(default_factory=dict)  # encoded once, when added
     total_bytes: int = 0
     in_flight: set[str] = field(default_factory=set)
+    resting: dict[str, float] = field(default_factory=dict)  # peer -> no push before then
 
     def __len__(self) -> int:
         return len(self.events)
@@ -42,20 +44,25 @@ class Outbox:
         while len(self.events) > self.limit or self.total_bytes > self.max_bytes:
             self._forget_oldest()
 
-    def next_push(self, peer: str, acked: int) -> list[Event]:
+    def next_push(self, peer: str, acked: int, now: float = 0.0) -> list[Event]:
         """The batch to push to `peer`, which holds our events up to `acked`: empty while a
-        push to it is in flight or when it lacks nothing kept here. A batch returned counts
-        as in flight until `answered(peer)`."""
-        if peer in self.in_flight:
+        push to it is in flight or it rests, or when it lacks nothing kept here. A batch
+        returned counts as in flight until `answered(peer)`."""
+        if peer in self.in_flight or now < self.resting.get(peer, now):
             return []
         batch = self._batch_after(acked)
         if batch:
             self.in_flight.add(peer)
         return batch
 
-    def answered(self, peer: str) -> None:
-        """The push to `peer` is over (answered or failed)."""
+    def answered(self, peer: str, rest_until: float | None = None) -> None:
+        """The push to `peer` is over (answered or failed); if it refused it, no push to it
+        before `rest_until`."""
         self.in_flight.discard(peer)
+        if rest_until is None:
+            self.resting.pop(peer, None)
+        else:
+            self.resting[peer] = rest_until
 
     def trim(self, floor: int) -> None:
         """Forget the events up to `floor`, the lowest head every live peer has applied."""

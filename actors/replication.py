@@ -136,16 +136,19 @@ class ReplicationActor(BaseActor):
             self._push(peer)
 
     def _push(self, peer: Peer) -> None:
-        batch = self.outbox.next_push(peer.name, self.tracker.acked.get(peer.name, 0))
+        batch = self.outbox.next_push(peer.name, self.tracker.acked.get(peer.name, 0), self.now())
         if batch:
             data = {"events": [e.to_wire() for e in batch], "origin": self.node.name}
             self._call(peer, "replicate", data, PushAnswered)
 
     @handles(PushAnswered)
     def _on_push_reply(self, r: PushAnswered) -> None:
+        if r.ok and r.data.get("status") != codec.OK:  # it could not store them (disk full)
+            self.outbox.answered(r.peer, self.now() + self.node.timing.refused_push_retry)
+            return
         self.outbox.answered(r.peer)
-        if not r.ok or r.data.get("status") != codec.OK:
-            return  # refused or lost: pushed again on the next AcksDue tick
+        if not r.ok:
+            return  # lost: pushed again on the next AcksDue tick
         before = self.tracker.acked.get(r.peer, 0)
         heads = r.data.get("heads")
         if isinstance(heads, dict):

@@ -160,7 +160,9 @@ def test_a_push_the_peer_refuses_is_sent_again_on_the_tick_not_at_once(rep: Repl
     rep.transport.sent("replicate")[0].complete({**refused, "heads": {"a": 1}})
     barrier(rep.ref)
     assert rep.chat.of(WriteDone) == []  # an `erro` reply says nothing was stored
-    assert rep.transport.sent("replicate", pending_only=True) == []
+    rep.tell(AcksDue())
+    assert rep.transport.sent("replicate", pending_only=True) == []  # b rests a while
+    rep.time.advance(rep.node.timing.refused_push_retry)
     rep.tell(AcksDue())
     assert [e["seq"] for e in rep.transport.sent("replicate")[1].data["events"]] == [1]
 

@@ -91,6 +91,17 @@ def test_a_peer_that_has_everything_gets_no_push_and_nothing_stays_in_flight() -
     assert outbox.in_flight == set()
 
 
+def test_a_peer_that_refused_a_push_rests_until_the_given_time() -> None:
+    outbox = filled(2)
+    first = outbox.next_push("b", 0, now=10.0)
+    outbox.answered("b", rest_until=10.5)
+    assert outbox.next_push("b", 0, now=10.4) == []
+    assert seqs(outbox.next_push("c", 0, now=10.4)) == [1, 2]  # others are not held back
+    assert outbox.next_push("b", 0, now=10.5) == first
+    outbox.answered("b")
+    assert outbox.next_push("b", 0, now=0.0) == first  # answered: no rest any more
+
+
 def test_answering_a_peer_without_a_push_is_harmless() -> None:
     outbox = filled(1)
     outbox.answered("b")
