@@ -15,6 +15,7 @@ from actors.messages import (
     MessageHandled,
     RefreshThenRetry,
     WriteDone,
+    WriteFailed,
 )
 from actors.routes import Routes
 from transport import protocol
@@ -76,6 +77,12 @@ class ChatActor(BaseActor):
         if published is not None:
             topic, payload = published
             self.transport.publish(PUB, topic, payload, clock=message.event.clock)
+
+    @handles(WriteFailed)
+    def _write_failed(self, message: WriteFailed) -> None:
+        inbound, write = self.waiting.pop(message.token)
+        self.rules.abandon(write)
+        self._answer(inbound, protocol.Refusal(message.reason).reply)
 
     @handles(Applied)
     def _applied(self, message: Applied) -> None:

@@ -76,6 +76,11 @@ class ChatRules:
             self.channels.add(event.channel)
             self.creating.discard(event.channel)
 
+    def abandon(self, write: Write) -> None:
+        """A write decided here could not be stored."""
+        if write.op == Operation.CHANNEL:
+            self.creating.discard(write.fields["channel"])
+
     def decide(self, request: ClientCall | Refusal, retried: bool = False) -> Decision:
         """What to do with a parsed request (a refused one is answered with its reason)."""
         decision = self._decide(request)

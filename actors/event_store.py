@@ -7,12 +7,15 @@ writes costs one fsync (group commit) and nothing is acknowledged before it is o
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from transport.protocol import EVENT_FIELDS, Event, Operation
+from actors.pages import PAGE_BYTES, encoded_size, take_page, wire_size
+from transport.protocol import EVENT_FIELDS, Event, Operation, history_entry
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -55,51 +58,117 @@ def _row_to_event(row: tuple) -> Event:
     return Event(origin, seq, clock, Operation(op), *rest)
 
 
+@dataclass(frozen=True)
+class Stored:
+    """What one append did: the events that are new, and those it refused (with why)."""
+
+    fresh: list[Event]
+    refused: dict[Event, str]
+
+
+OUT_OF_SEQUENCE = "refused: event out of sequence"
+INVALID = "refused: invalid event"
+
+
 class EventStore:
-    def __init__(self, path: Path | str) -> None:
+    """Holds, per origin, a contiguous prefix of its log: `heads()` is exactly what it holds.
+
+    `max_db_mb` (0: no limit) caps the file with SQLite's max_page_count; past it a write
+    fails as on a full disk (SQLITE_FULL).
+    """
+
+    def __init__(self, path: Path | str, max_db_mb: float = 0.0) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        self.no_limit = self.db.execute("PRAGMA max_page_count").fetchone()[0]
+        self.limit(max_db_mb)
+        self.held = self._contiguous_heads()
 
     def close(self) -> None:
         self.db.close()
 
-    def append(self, events: Iterable[Event]) -> list[Event]:
-        """Store events durably in one transaction; returns those that were new."""
-        fresh = []
+    def limit(self, max_db_mb: float) -> None:
+        """Let the file grow to `max_db_mb` (0: no limit); never below its present size."""
+        page = self.db.execute("PRAGMA page_size").fetchone()[0]
+        pages = math.ceil(max_db_mb * 2**20 / page) if max_db_mb > 0 else self.no_limit
+        self.db.execute(f"PRAGMA max_page_count = {int(pages)}")
+
+    def append(self, events: Iterable[Event]) -> Stored:
+        """Store, durably and in one transaction, the events that extend their origin's
+        contiguous log; events already held are skipped, invalid ones and those past a gap are
+        refused. Raises sqlite3.Error (e.g. a full disk) having stored none of them."""
+        held = dict(self.held)
+        fresh: list[Event] = []
+        refused: dict[Event, str] = {}
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             for e in events:
-                pair = conversation(e.user, e.dst) if e.op == Operation.MESSAGE else ""
-                cur = self.db.execute(
-                    f"INSERT OR IGNORE INTO events ({COLUMNS}, pair) VALUES ({PLACEHOLDERS})",
-                    (
-                        e.origin,
-                        e.seq,
-                        e.clock,
-                        e.op,
-                        e.user,
-                        e.channel,
-                        e.dst,
-                        e.message,
-                        e.timestamp,
-                        e.request_id,
-                        pair,
-                    ),
-                )
-                if cur.rowcount:
-                    fresh.append(e)
-                    if e.user:
-                        self.db.execute("INSERT OR IGNORE INTO users VALUES (?)", (e.user,))
-                    if e.op == Operation.CHANNEL:
-                        self.db.execute("INSERT OR IGNORE INTO channels VALUES (?)", (e.channel,))
-        return fresh
+                head = held.get(e.origin, 0)
+                if not e.valid:
+                    refused[e] = INVALID
+                elif e.seq > head + 1:
+                    refused[e] = OUT_OF_SEQUENCE
+                elif e.seq == head + 1:
+                    held[e.origin] = e.seq
+                    if self._insert(e):
+                        fresh.append(e)
+        self.held = held
+        return Stored(fresh, refused)
+
+    def _insert(self, e: Event) -> bool:
+        """Insert one event; False if its id is already stored (a store written before heads
+        were contiguous may hold events past a gap). Any other constraint raises."""
+        pair = conversation(e.user, e.dst) if e.op == Operation.MESSAGE else ""
+        cur = self.db.execute(
+            f"INSERT INTO events ({COLUMNS}, pair) VALUES ({PLACEHOLDERS})"
+            " ON CONFLICT (origin, seq) DO NOTHING",
+            (
+                e.origin,
+                e.seq,
+                e.clock,
+                e.op,
+                e.user,
+                e.channel,
+                e.dst,
+                e.message,
+                e.timestamp,
+                e.request_id,
+                pair,
+            ),
+        )
+        if not cur.rowcount:
+            return False
+        if e.user:
+            self.db.execute("INSERT INTO users VALUES (?) ON CONFLICT DO NOTHING", (e.user,))
+        if e.op == Operation.CHANNEL:
+            self.db.execute("INSERT INTO channels VALUES (?) ON CONFLICT DO NOTHING", (e.channel,))
+        return True
 
     def heads(self) -> dict[str, int]:
-        return dict(self.db.execute("SELECT origin, MAX(seq) FROM events GROUP BY origin"))
+        """Per origin, the last seq of the contiguous prefix held (1..head all stored)."""
+        return dict(self.held)
+
+    def _contiguous_heads(self) -> dict[str, int]:
+        heads = {}
+        rows = self.db.execute(
+            "SELECT origin, MIN(seq), MAX(seq), COUNT(*) FROM events GROUP BY origin"
+        ).fetchall()
+        for origin, low, high, count in rows:
+            if low != 1:
+                heads[origin] = 0
+            elif high == count:  # seqs are distinct and positive: exactly 1..high
+                heads[origin] = high
+            else:  # a gap (a store written before heads were contiguous): the seq before it
+                heads[origin] = self.db.execute(
+                    "SELECT MIN(seq) FROM events AS e WHERE origin = ? AND NOT EXISTS"
+                    " (SELECT 1 FROM events WHERE origin = e.origin AND seq = e.seq + 1)",
+                    (origin,),
+                ).fetchone()[0]
+        return heads
 
     def max_clock(self) -> int:
         return self.db.execute("SELECT COALESCE(MAX(clock), 0) FROM events").fetchone()[0]
@@ -110,51 +179,60 @@ class EventStore:
     def channels(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT name FROM channels ORDER BY name")]
 
-    def since(self, heads: dict[str, int], limit: int) -> list[Event]:
-        """Events the holder of `heads` lacks, in per-origin order, at most `limit`."""
-        out: list[Event] = []
-        origins = [r[0] for r in self.db.execute("SELECT DISTINCT origin FROM events")]
-        for origin in sorted(origins):
-            if len(out) >= limit:
-                break
-            rows = self.db.execute(
-                f"SELECT {COLUMNS} FROM events WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (origin, heads.get(origin, 0), limit - len(out)),
-            )
-            out.extend(_row_to_event(r) for r in rows)
-        return out
+    def since(
+        self, heads: dict[str, int], limit: int, budget: int = PAGE_BYTES
+    ) -> tuple[list[Event], bool]:
+        """Events the holder of `heads` lacks, in per-origin order: at most `limit` of them
+        and `budget` encoded bytes; and whether more remain."""
+        return take_page(self._lacking(heads), wire_size, limit, budget)
 
-    def channel_history(self, channel: str, limit: int, before_clock: int | None) -> list[Event]:
+    def _lacking(self, heads: dict[str, int]) -> Iterator[Event]:
+        for origin in sorted(self.held):
+            rows = self.db.execute(
+                f"SELECT {COLUMNS} FROM events WHERE origin = ? AND seq > ? AND seq <= ?"
+                " ORDER BY seq",
+                (origin, heads.get(origin, 0), self.held[origin]),
+            )
+            yield from map(_row_to_event, rows)
+
+    def channel_history(
+        self, channel: str, limit: int, before_clock: int | None, budget: int = PAGE_BYTES
+    ) -> list[Event]:
         return self._history(
-            f"op = '{Operation.PUBLISH}' AND channel = ?", (channel,), limit, before_clock
+            f"op = '{Operation.PUBLISH}' AND channel = ?", (channel,), limit, before_clock, budget
         )
 
-    def private_history(self, a: str, b: str, limit: int, before_clock: int | None) -> list[Event]:
+    def private_history(
+        self, a: str, b: str, limit: int, before_clock: int | None, budget: int = PAGE_BYTES
+    ) -> list[Event]:
         return self._history(
-            f"op = '{Operation.MESSAGE}' AND pair = ?", (conversation(a, b),), limit, before_clock
+            f"op = '{Operation.MESSAGE}' AND pair = ?",
+            (conversation(a, b),),
+            limit,
+            before_clock,
+            budget,
         )
 
     def _history(
-        self, where: str, args: tuple, limit: int, before_clock: int | None
+        self, where: str, args: tuple, limit: int, before_clock: int | None, budget: int
     ) -> list[Event]:
-        """The newest `limit` entries older than `before_clock`, oldest first.
+        """The newest entries older than `before_clock`, oldest first: `limit` of them, or
+        fewer once their history entries reach `budget` encoded bytes.
 
         A page never splits entries that share a Lamport clock (concurrent posts on different
-        replicas): it grows to hold all of them, so paging on with `before_clock` = the
-        page's oldest clock reaches every entry exactly once.
+        replicas, at most one per origin): it grows to hold all of them, so paging on with
+        `before_clock` = the page's oldest clock reaches every entry exactly once.
         """
-        order = "ORDER BY clock DESC, origin DESC, seq DESC"
-        page_where, page_args = where, args
         if before_clock is not None:
-            page_where, page_args = f"{where} AND clock < ?", (*args, before_clock)
-        rows = self.db.execute(
-            f"SELECT {COLUMNS} FROM events WHERE {page_where} {order} LIMIT ?", (*page_args, limit)
-        ).fetchall()
-        if len(rows) == limit:
-            oldest = rows[-1][2]
-            ties = self.db.execute(  # `clock = ?` alone, so the index seeks straight to it
-                f"SELECT {COLUMNS} FROM events WHERE {where} AND clock = ? {order}",
-                (*args, oldest),
-            ).fetchall()
-            rows = [r for r in rows if r[2] != oldest] + ties
-        return [_row_to_event(r) for r in reversed(rows)]
+            where, args = f"{where} AND clock < ?", (*args, before_clock)
+        order = "ORDER BY clock DESC, origin DESC, seq DESC"
+        # streamed from the index, newest first: only the rows of the page are read
+        rows = self.db.execute(f"SELECT {COLUMNS} FROM events WHERE {where} {order}", args)
+        page, _ = take_page(
+            map(_row_to_event, rows),
+            lambda e: encoded_size(history_entry(e)),
+            limit,
+            budget,
+            group=lambda e: e.clock,
+        )
+        return page[::-1]

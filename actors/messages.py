@@ -52,9 +52,14 @@ class Append:
 
 @dataclass(frozen=True)
 class Appended:
+    """The outcome of an Append: `fresh` are new and durable; `failed` were not stored
+    (`error` says why) and must be fetched again; `heads` is what the store now holds."""
+
     tag: AppendTag
     fresh: tuple[Event, ...]
     heads: dict[str, int] = field(default_factory=dict)
+    failed: tuple[Event, ...] = ()
+    error: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,14 @@ class LocalWrite:
 class WriteDone:
     token: Any
     event: Event
+
+
+@dataclass(frozen=True)
+class WriteFailed:
+    """The change could not be stored (`reason`): the client is told so."""
+
+    token: Any
+    reason: str
 
 
 @dataclass(frozen=True)

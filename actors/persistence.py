@@ -1,6 +1,9 @@
 """Persistence actor: owns the SQLite connection (created in its own thread) and commits
 queued appends together (group commit): a Flush is queued behind the appends already in the
-mailbox, so one transaction and one fsync cover the whole burst."""
+mailbox, so one transaction and one fsync cover the whole burst.
+
+Every Append is answered with Appended: what is now durable, and what was not stored (a full
+disk fails the whole transaction) so that its sender can release it and fetch it again."""
 
 from __future__ import annotations
 
@@ -10,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from actors.base import BaseActor, Node, handles
-from actors.event_store import EventStore, move_aside
+from actors.event_store import EventStore, Stored, move_aside
 from actors.messages import Append, Appended, Flush, HistoryQuery
 from transport import protocol
 from transport.port import Transport
-from transport.protocol import SyncRequest
+from transport.protocol import StoreLimitRequest, SyncRequest
 
 
 @dataclass(frozen=True)
@@ -33,14 +36,16 @@ class PersistenceActor(BaseActor):
         path: Path | str,
         transport: Transport,
         on_appended: Callable[[Appended], None],
+        max_db_mb: float = 0.0,
     ) -> None:
         super().__init__(node)
         self.path = path
         self.transport = transport
         self.on_appended = on_appended
+        self.max_db_mb = max_db_mb
         self.store: EventStore | None = None
         self.queued: list[Append] = []
-        self.heads: dict[str, int] = {}
+        self.failures: set[str] = set()  # kinds logged since the last clean commit
         self.opened = Snapshot({}, [], [])
 
     def started(self) -> None:
@@ -54,15 +59,13 @@ class PersistenceActor(BaseActor):
                 "store_unreadable", path=str(self.path), error=str(exc), moved_to=str(aside)
             )
             self._open()
-        self.log.info(
-            "store_opened", path=str(self.path), events=sum(self.heads.values()), heads=self.heads
-        )
+        heads = self.opened.heads
+        self.log.info("store_opened", path=str(self.path), events=sum(heads.values()), heads=heads)
 
     def _open(self) -> None:
-        self.store = EventStore(self.path)
+        self.store = EventStore(self.path, self.max_db_mb)
         try:
-            self.heads = self.store.heads()
-            self.opened = Snapshot(dict(self.heads), self.store.users(), self.store.channels())
+            self.opened = Snapshot(self.store.heads(), self.store.users(), self.store.channels())
             # A restarted server must not issue clocks below those it stored: new posts would
             # sort before old ones in every replica's history.
             self.node.lamport.merge(self.store.max_clock())
@@ -94,13 +97,38 @@ class PersistenceActor(BaseActor):
         if not self.queued or self.store is None:
             return
         batch, self.queued = self.queued, []
-        fresh = self.store.append(e for m in batch for e in m.events)
-        fresh_ids = {e.id for e in fresh}
-        for e in fresh:
-            self.heads[e.origin] = max(self.heads.get(e.origin, 0), e.seq)
+        events = [e for m in batch for e in m.events]
+        try:
+            stored = self.store.append(events)
+        except sqlite3.Error as exc:
+            error = f"cannot store: {exc}"
+            stored = Stored([], dict.fromkeys(events, error))
+        self._log_failures(stored, len(events))
+        heads = self.store.heads()
+        fresh = set(stored.fresh)
         for m in batch:
-            mine = tuple(e for e in m.events if e.id in fresh_ids)
-            self.on_appended(Appended(m.tag, mine, dict(self.heads)))
+            mine = tuple(e for e in m.events if e in fresh)
+            fresh -= set(mine)  # an event claimed twice is new for the first Append only
+            failed = tuple(e for e in m.events if e in stored.refused)
+            error = stored.refused[failed[0]] if failed else ""
+            self.on_appended(Appended(m.tag, mine, heads, failed, error))
+
+    def _log_failures(self, stored: Stored, count: int) -> None:
+        """Each kind of failure once while they last; their end once."""
+        kinds = set(stored.refused.values())
+        for error in sorted(kinds - self.failures):
+            self.log.error("store_append_failed", error=error, events=count)
+        if self.failures and not kinds:
+            self.log.info("store_append_recovered", errors=sorted(self.failures))
+        self.failures = (self.failures | kinds) if kinds else set()
+
+    @handles(StoreLimitRequest)
+    def _store_limit(self, r: StoreLimitRequest) -> None:
+        """Operator service `store_limit` {max_db_mb}: a new cap on the database's size."""
+        assert self.store is not None
+        self.store.limit(r.max_db_mb)
+        self.log.info("store_limit_set", max_db_mb=r.max_db_mb)
+        self.transport.reply(r.inbound, protocol.store_limit_reply(r.max_db_mb))
 
     @handles(HistoryQuery)
     def _history(self, q: HistoryQuery) -> None:
@@ -118,6 +146,5 @@ class PersistenceActor(BaseActor):
     def _sync(self, q: SyncRequest) -> None:
         assert self.store is not None
         self._flush()
-        events = self.store.since(q.heads, q.limit + 1)
-        more = len(events) > q.limit
-        self.transport.reply(q.inbound, protocol.sync_reply(events[: q.limit], more, self.heads))
+        events, more = self.store.since(q.heads, q.limit)
+        self.transport.reply(q.inbound, protocol.sync_reply(events, more, self.store.heads()))

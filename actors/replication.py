@@ -3,7 +3,8 @@ other origins, and catches up (on start, on a gap, and by periodic anti-entropy)
 
 Server-to-server services it owns (see docs/protocol.md):
 - `replicate` {events: [...]} -> {status, heads}: push of an origin's own events; the reply
-  comes once they are durable here and says what this replica holds.
+  comes once they are durable here and says what this replica holds (`erro` if they could not
+  be stored: they are fetched again later).
 - `sync` {heads, limit} -> {status, events, more, heads}: pull of what the caller lacks.
 """
 
@@ -35,6 +36,7 @@ from actors.messages import (
     SyncAnswered,
     SyncStep,
     WriteDone,
+    WriteFailed,
 )
 from actors.outbox import Outbox
 from actors.replication_log import AckTracker, ReplicaHeads
@@ -121,30 +123,35 @@ class ReplicationActor(BaseActor):
             **w.fields,
         )
         self.tracker.add(w.token, event, self.now())
-        self.outbox.add(event)
+        # pushed once durable here: a peer never holds a write its origin failed to store
         self.routes.tell("persistence", Append((event,), LocalWrites()))
-        self._push_all()
 
     def _push_all(self) -> None:
         for peer in self.peers.values():
             self._push(peer)
 
     def _push(self, peer: Peer) -> None:
-        batch = self.outbox.next_push(peer.name, self.tracker.acked.get(peer.name, 0))
+        batch = self.outbox.next_push(peer.name, self.tracker.acked.get(peer.name, 0), self.now())
         if batch:
             data = protocol.push_request(batch, self.node.name)
             self._call(peer, Service.REPLICATE, data, PushAnswered)
 
     @handles(PushAnswered)
     def _on_push_reply(self, r: PushAnswered) -> None:
+        if r.ok and protocol.refused(r.data):  # it could not store them (disk full)
+            self.outbox.answered(r.peer, self.now() + self.node.timing.refused_push_retry)
+            return
         self.outbox.answered(r.peer)
         if not r.ok:
-            return
+            return  # lost: pushed again on the next AcksDue tick
+        before = self.tracker.acked.get(r.peer, 0)
         heads = protocol.parse_push_reply(r.data)
         if heads is not None:
             self.tracker.peer_applied(r.peer, heads.get(self.node.name, 0))
         self._check_acks()
-        if r.peer in self.peers:
+        # At once only if the peer moved on: one that is still catching up (or storing the
+        # same events from a sync) gets the next push on the tick, not in a busy loop.
+        if r.peer in self.peers and self.tracker.acked.get(r.peer, 0) > before:
             self._push(self.peers[r.peer])
 
     def _check_acks(self) -> None:
@@ -173,21 +180,35 @@ class ReplicationActor(BaseActor):
         self.durable_heads = a.heads
         tag = a.tag
         if isinstance(tag, LocalWrites):
-            for event in a.fresh:
-                self.tracker.durable(event.seq, self.wall())
-                topic, message = protocol.replication_publication(event, self.node.clock.now())
-                self.transport.publish(PUB, topic, message, clock=event.clock)
-            self._check_acks()
+            self._local_appended(a)
             return
+        self.replica.release(a.failed)
         self.catch_up.stored()
         if a.fresh:
             self.log.info("events_applied", ids=[e.id for e in a.fresh], via=VIA[type(tag)])
             self.routes.tell("chat", Applied(a.fresh))
         if isinstance(tag, PeerPush):
-            self.transport.reply(tag.inbound, protocol.push_reply(a.heads))
+            self.transport.reply(
+                tag.inbound, protocol.push_reply(a.heads, a.error if a.failed else "")
+            )
         elif isinstance(tag, SyncStep):
-            self._sync_step_done(tag.peer, tag.more, len(a.fresh))
+            self._sync_step_done(tag.peer, tag.more and not a.failed, len(a.fresh))
         self._release_if_settled()
+
+    def _local_appended(self, a: Appended) -> None:
+        for event in a.fresh:
+            self.tracker.durable(event.seq, self.wall())
+            self.outbox.add(event)
+            topic, message = protocol.replication_publication(event, self.node.clock.now())
+            self.transport.publish(PUB, topic, message, clock=event.clock)
+        dropped = self.tracker.fail(a.failed)
+        if dropped:
+            # the next local write takes the first failed seq: this origin's log has no hole
+            self.replica.release([dropped[0].event])
+            for write in dropped:
+                self.routes.tell("chat", WriteFailed(write.token, a.error))
+        self._push_all()
+        self._check_acks()
 
     def _apply(self, events: list[Event], tag: PeerPush | SyncStep | SeenPublished) -> None:
         self.catch_up.storing()

@@ -12,10 +12,12 @@ from transport.protocol import Event
 
 @dataclass
 class ReplicaHeads:
-    """Per origin, the highest sequence number handed to storage (applied or in flight).
+    """Per origin, the highest sequence number claimed: handed to storage (durable or in
+    flight), so that it is not asked for twice. What the replica *holds* is the store's heads.
 
     Only contiguous events are accepted, so a replica's state is always a prefix of every
-    origin's log and a `heads` vector describes it exactly.
+    origin's log and a `heads` vector describes it exactly. Events that storage failed to
+    store are released: claimed again when they come back (from a push or a sync).
     """
 
     claimed: dict[str, int] = field(default_factory=dict)
@@ -38,9 +40,15 @@ class ReplicaHeads:
         self.claimed[origin] = seq
         return seq
 
+    def release(self, events: Iterable[Event]) -> None:
+        """These events were not stored: per origin, claim again from the first of them."""
+        for event in events:
+            head = self.claimed.get(event.origin, 0)
+            self.claimed[event.origin] = min(head, event.seq - 1)
+
 
 @dataclass
-class _Pending:
+class PendingWrite:
     token: object
     event: Event
     started: float
@@ -69,7 +77,7 @@ class AckTracker:
     """
 
     timeout: float
-    pending: OrderedDict[int, _Pending] = field(default_factory=OrderedDict)
+    pending: OrderedDict[int, PendingWrite] = field(default_factory=OrderedDict)
     acked: dict[str, int] = field(default_factory=dict)
     lagging: set[str] = field(default_factory=set)
     live: set[str] = field(default_factory=set)
@@ -80,7 +88,18 @@ class AckTracker:
         self.lagging &= self.live
 
     def add(self, token: object, event: Event, now: float) -> None:
-        self.pending[event.seq] = _Pending(token, event, now)
+        self.pending[event.seq] = PendingWrite(token, event, now)
+
+    def fail(self, events: Iterable[Event]) -> list[PendingWrite]:
+        """These writes were not stored: drop the first of them still pending and every later
+        one (past a hole, storage refuses it). Returns the dropped writes in order; their
+        sequence numbers are free again. A notice about a write already dropped (its seq may
+        now belong to a newer write) changes nothing."""
+        seqs = [e.seq for e in events if (p := self.pending.get(e.seq)) and p.event == e]
+        if not seqs:
+            return []
+        dropped = [seq for seq in self.pending if seq >= min(seqs)]
+        return [self.pending.pop(seq) for seq in dropped]
 
     def durable(self, seq: int, at: float) -> None:
         """Write `seq` is durable here since `at` (the clock its logs report lag with)."""

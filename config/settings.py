@@ -52,6 +52,12 @@ DATA_DIR = _opt("--data-dir", "data", "directory for persistent state")
 CLOCK_SKEW = _opt(
     "--clock-skew", 0.0, "server: seconds added to the OS clock (demos, tests)", float
 )
+MAX_DB_MB = _opt(
+    "--max-db-mb",
+    0.0,
+    "server: refuse writes once the database reaches this size, as on a full disk (0: no limit)",
+    float,
+)
 USER = _opt("--user", "", "user name (client: asked if empty; bot: random if empty)")
 INTERVAL = _opt("--interval", 1.0, "bot: seconds between messages", float)
 LOG_FORMAT = _opt("--log-format", "json", "json or console")
@@ -74,6 +80,7 @@ ROLE_OPTIONS: dict[str, tuple[Option, ...]] = {
         ADVERTISE,
         DATA_DIR,
         CLOCK_SKEW,
+        MAX_DB_MB,
     ),
     "client": (BROKER, PROXY_SUB, USER),
     "bot": (BROKER, PROXY_SUB, USER, INTERVAL),
@@ -120,6 +127,7 @@ class ServerSettings:
     reference: str = REFERENCE.default
     peer_bind: str = PEER_BIND.default
     advertise: str = ""
+    max_db_mb: float = 0.0
     timing: Timing = field(default=DEFAULT_TIMING)
 
     @property
@@ -145,4 +153,5 @@ def server_settings(ns: argparse.Namespace) -> ServerSettings:
         reference=ns.reference,
         peer_bind=ns.peer_bind,
         advertise=ns.advertise,
+        max_db_mb=ns.max_db_mb,
     )

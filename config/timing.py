@@ -35,6 +35,7 @@ class Timing:
     ack_check_interval: float = 0.05  # release acks of timed-out peers, resume stalled pushes
     replication_call_timeout: float = 2.0  # one push or sync page (bulk: longer than a ping)
     anti_entropy_interval: float = 2.0  # pull from a random peer what we may have missed
+    refused_push_retry: float = 0.5  # a peer that could not store a push (disk full) rests
     catchup_batch: int = 5000
     startup_catchup_timeout: float = 3.0
     # Deadline for a client request inside a server (a REQ client must always get a reply).

@@ -42,6 +42,7 @@ def _assemble(settings: ServerSettings, node: Node, assembly: Assembly) -> None:
         settings.reference,
         settings.advertised,
         on_started=assembly.add_actor,
+        max_db_mb=settings.max_db_mb,
     )
     pump.serve("peer", settings.peer_bind, bind=True, hops=1, on_request=graph.on_peer_request)
     pump.publisher(PUB, settings.proxy_pub)

@@ -45,6 +45,7 @@ from transport.protocol import (
     Refusal,
     Replicated,
     StatusRequest,
+    StoreLimitRequest,
     SyncRequest,
 )
 
@@ -57,6 +58,7 @@ OWNERS: dict[type, str] = {
     PushRequest: "replication",
     SyncRequest: "replication",
     Replicated: "replication",
+    StoreLimitRequest: "persistence",
 }
 SUBSCRIBED_TOPICS = (protocol.SERVERS, protocol.REPLICATION)
 # Timers that run once the server serves: (Timing field, actor, message).
@@ -149,12 +151,14 @@ def start_server_actors(
     on_started: Callable[[str, pykka.ActorRef], None] = lambda name, ref: None,
     now: Callable[[], float] = time.monotonic,
     resolve: Callable[[str], str | None] | None = None,
+    max_db_mb: float = 0.0,
 ) -> ServerGraph:
     """Start a server's actors in dependency order: persistence (opens the store, whose
     snapshot seeds the others), then replication, chat, election, clock, membership.
     Each is added to `routes` as it starts, and `on_started` sees it (the role registers its
     stop); `now` is the monotonic time the timeouts use (virtual in tests); `resolve` maps a
-    peer's endpoint to one with an IP address (default: transport.endpoints.Resolver)."""
+    peer's endpoint to one with an IP address (default: transport.endpoints.Resolver);
+    `max_db_mb` caps the database (0: no limit)."""
     refs: dict[str, pykka.ActorRef] = {}
 
     def started(name: str, ref: pykka.ActorRef) -> pykka.ActorRef:
@@ -165,7 +169,7 @@ def start_server_actors(
 
     persistence = started(
         "persistence",
-        PersistenceActor.start(node, db_path, transport, routes.to("replication")),
+        PersistenceActor.start(node, db_path, transport, routes.to("replication"), max_db_mb),
     )
     snapshot = persistence.proxy().snapshot().get()
     first_view = threading.Event()

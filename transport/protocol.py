@@ -12,6 +12,7 @@ The envelope around these maps (service, data, timestamp, clock) is the codec's.
 from __future__ import annotations
 
 import itertools
+import math
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
@@ -44,6 +45,7 @@ class Service(StrEnum):
     REPLICATE = "replicate"
     SYNC = "sync"
     STATUS = "status"
+    STORE_LIMIT = "store_limit"  # operators: cap the database (tests fill a "disk" with it)
     # server to reference
     RANK = "rank"
     LIST = "list"
@@ -59,6 +61,7 @@ class Operation(StrEnum):
     MESSAGE = "message"
 
 
+OPERATIONS = frozenset(Operation)
 SERVERS = "servers"  # topic of coordinator announcements
 REPLICATION = "replication"  # topic (and publication service) of replicated events
 HISTORY_DEFAULT = 50
@@ -88,6 +91,17 @@ class Event:
     @property
     def id(self) -> str:
         return f"{self.origin}:{self.seq}"
+
+    @property
+    def valid(self) -> bool:
+        """Storable as it is: a known operation, seq and clock in (0, 2**62), a finite
+        timestamp (SQLite's integers end at 2**63 - 1 and a NaN would be stored as NULL)."""
+        return (
+            self.op in OPERATIONS
+            and 0 < self.seq < MAX_EVENT_CLOCK
+            and 0 < self.clock < MAX_EVENT_CLOCK
+            and math.isfinite(self.timestamp)
+        )
 
 
 EVENT_FIELDS = tuple(f.name for f in fields(Event))
@@ -253,10 +267,10 @@ def channels_reply(names: list[str]) -> dict[str, Any]:
 
 
 def history_reply(events: Iterable[Event]) -> dict[str, Any]:
-    return {"status": OK, "messages": [_history_entry(e) for e in events]}
+    return {"status": OK, "messages": [history_entry(e) for e in events]}
 
 
-def _history_entry(event: Event) -> dict[str, Any]:
+def history_entry(event: Event) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "user": event.user,
         "src": event.user,
@@ -442,7 +456,7 @@ def _event_from_replication(data: dict[str, Any]) -> Event | None:
     clock = bounded_int(record.get("clock"), 0, MAX_EVENT_CLOCK)
     if record.get("id") != f"{origin}:{seq}" or clock is None:
         return None
-    return Event(
+    event = Event(
         origin=origin,
         seq=seq,
         clock=clock,
@@ -454,6 +468,7 @@ def _event_from_replication(data: dict[str, Any]) -> Event | None:
         timestamp=wire_timestamp(record.get("timestamp")),
         request_id=str(record.get("request_id", "")),
     )
+    return event if event.valid else None
 
 
 # ---- server to server (our services besides `election` and `clock`) ----------------------
@@ -486,6 +501,14 @@ class AdjustRequest:
 
 
 @dataclass(frozen=True)
+class StoreLimitRequest:
+    """`store_limit` (operators): cap this server's database at `max_db_mb` (0: no cap)."""
+
+    inbound: Inbound
+    max_db_mb: float
+
+
+@dataclass(frozen=True)
 class ClockRequest:
     inbound: Inbound
 
@@ -501,7 +524,13 @@ class StatusRequest:
 
 
 PeerRequest = (
-    PushRequest | SyncRequest | AdjustRequest | ClockRequest | ElectionRequest | StatusRequest
+    PushRequest
+    | SyncRequest
+    | AdjustRequest
+    | ClockRequest
+    | ElectionRequest
+    | StatusRequest
+    | StoreLimitRequest
 )
 
 
@@ -513,7 +542,7 @@ class SyncPage:
     more: bool
 
 
-def _event_to_wire(event: Event) -> dict[str, Any]:
+def event_to_wire(event: Event) -> dict[str, Any]:
     return {name: getattr(event, name) for name in EVENT_FIELDS}  # asdict is 3x slower
 
 
@@ -533,9 +562,9 @@ def _event_from_wire(raw: Any) -> Event | None:
             timestamp=float(raw.get("timestamp", 0.0)),
             request_id=str(raw.get("request_id", "")),
         )
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
-    return event if event.seq > 0 else None
+    return event if event.valid else None
 
 
 def _events(raw: Any) -> tuple[Event, ...]:
@@ -567,6 +596,17 @@ def _adjust(inbound: Inbound, data: dict[str, Any]) -> AdjustRequest:
     return AdjustRequest(inbound, delta)
 
 
+def _store_limit(inbound: Inbound, data: dict[str, Any]) -> StoreLimitRequest:
+    mb = finite(data.get("max_db_mb"), 0.0, float(2**40))
+    if mb is None:
+        raise FieldError("max_db_mb must be a number >= 0")
+    return StoreLimitRequest(inbound, mb)
+
+
+def store_limit_reply(mb: float) -> dict[str, Any]:
+    return {"status": OK, "max_db_mb": mb}
+
+
 def _push(inbound: Inbound, data: dict[str, Any]) -> PushRequest:
     origin = data.get("origin")
     events = _events(data.get("events"))
@@ -585,6 +625,7 @@ PEER_SERVICES: dict[str, Callable[[Inbound, dict[str, Any]], PeerRequest]] = {
     Service.REPLICATE: _push,
     Service.SYNC: _sync,
     Service.STATUS: lambda inbound, data: StatusRequest(inbound),
+    Service.STORE_LIMIT: _store_limit,
 }
 
 
@@ -600,12 +641,14 @@ def parse_peer_request(inbound: Inbound) -> PeerRequest | Refusal:
 
 
 def push_request(events: Iterable[Event], origin: str) -> dict[str, Any]:
-    return {"events": [_event_to_wire(e) for e in events], "origin": origin}
+    return {"events": [event_to_wire(e) for e in events], "origin": origin}
 
 
-def push_reply(heads: dict[str, int]) -> dict[str, Any]:
-    """Sent once the pushed events are durable: what this replica holds of each origin."""
-    return {"status": OK, "heads": heads}
+def push_reply(heads: dict[str, int], error: str = "") -> dict[str, Any]:
+    """Sent once the pushed events are durable (or could not be stored: `error`): what this
+    replica holds of each origin."""
+    status = Refusal(error).reply if error else {"status": OK}
+    return {**status, "heads": heads}
 
 
 def parse_push_reply(data: dict[str, Any]) -> dict[str, int] | None:
@@ -619,7 +662,7 @@ def sync_request(heads: dict[str, int], limit: int) -> dict[str, Any]:
 def sync_reply(events: Iterable[Event], more: bool, heads: dict[str, int]) -> dict[str, Any]:
     return {
         "status": OK,
-        "events": [_event_to_wire(e) for e in events],
+        "events": [event_to_wire(e) for e in events],
         "more": more,
         "heads": dict(heads),
     }

@@ -17,6 +17,7 @@ from actors.messages import (
     MessageHandled,
     RefreshThenRetry,
     WriteDone,
+    WriteFailed,
 )
 from actors.routes import Routes
 from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound
@@ -129,6 +130,20 @@ def test_a_second_create_of_a_channel_in_flight_is_refused(chat: Chat) -> None:
     refused = chat.answer(chat.ask("channel", name="news"))
     assert refused["status"] == "erro" and "exists" in refused["description"]
     assert len(chat.replication.of(LocalWrite)) == 1
+
+
+def test_a_write_that_could_not_be_stored_is_refused_and_can_be_made_again(chat: Chat) -> None:
+    inbound = chat.ask("channel", channel="news")
+    write = chat.replication.only(LocalWrite)
+    chat.tell(WriteFailed(write.token, "cannot store: database or disk is full"))
+    assert chat.answer(inbound) == {
+        "status": "erro",
+        "description": "cannot store: database or disk is full",
+        "message": "cannot store: database or disk is full",
+    }
+    assert chat.transport.publishes == []
+    chat.ask("channel", channel="news")  # not "already exists": it never was
+    assert len(chat.replication.of(LocalWrite)) == 2
 
 
 def test_bad_input_gets_erro_and_the_actor_keeps_serving(chat: Chat) -> None:

@@ -22,6 +22,7 @@ from actors.messages import (
     SeenPublished,
     SyncStep,
     WriteDone,
+    WriteFailed,
 )
 from actors.replication import ReplicationActor
 from actors.routes import Routes
@@ -34,6 +35,7 @@ from transport.protocol import (
     PushRequest,
     Replicated,
     SyncRequest,
+    event_to_wire,
     parse_peer_request,
     parse_server_publication,
     push_request,
@@ -112,13 +114,12 @@ def test_write_is_acknowledged_only_when_durable_and_applied_by_the_peer(rep: Re
     rep.peers(B)
     rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
     append = rep.persistence.only(Append)
+    rep.durable(append, {"a": 1})
     [push] = rep.transport.sent("replicate")
     assert push.endpoint == B.address
     assert push.data["origin"] == "a"
     pushed = parse_peer_request(make_inbound("replicate", push.data, key="peer"))
     assert isinstance(pushed, PushRequest) and pushed.events == append.events
-
-    rep.durable(append, {"a": 1})
     assert rep.chat.of(WriteDone) == []  # durable here, not yet at b
 
     push.complete({"status": "OK", "heads": {"a": 1}})
@@ -141,14 +142,14 @@ def test_the_acknowledgement_log_says_how_long_the_write_waited_since_durable_he
     assert (acknowledged["id"], acknowledged["copies"]) == ("a:1", 2)
 
 
-def test_peer_applying_first_still_waits_for_local_durability(rep: Replication) -> None:
+def test_a_local_write_is_pushed_to_peers_only_once_durable_here(rep: Replication) -> None:
+    # else a peer could store a write whose origin then fails to: the client would hear
+    # `erro` about a post that exists elsewhere
     rep.peers(B)
     rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
-    rep.transport.sent("replicate")[0].complete({"status": "OK", "heads": {"a": 1}})
-    barrier(rep.ref)
-    assert rep.chat.of(WriteDone) == []
+    assert rep.transport.sent("replicate") == []
     rep.durable(rep.persistence.only(Append), {"a": 1})
-    assert len(rep.chat.of(WriteDone)) == 1
+    assert len(rep.transport.sent("replicate")) == 1
 
 
 def test_a_peer_reply_that_does_not_cover_the_write_does_not_acknowledge(rep: Replication) -> None:
@@ -158,8 +159,88 @@ def test_a_peer_reply_that_does_not_cover_the_write_does_not_acknowledge(rep: Re
     rep.transport.sent("replicate")[0].complete({"status": "OK", "heads": {"a": 0}})
     barrier(rep.ref)
     assert rep.chat.of(WriteDone) == []
-    # the actor pushes again right away
+    # no progress: pushed again on the next tick, not in a busy loop
+    assert rep.transport.sent("replicate", pending_only=True) == []
+    rep.tell(AcksDue())
     assert len(rep.transport.sent("replicate", pending_only=True)) == 1
+
+
+def test_a_push_the_peer_refuses_is_sent_again_on_the_tick_not_at_once(rep: Replication) -> None:
+    rep.peers(B)
+    rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
+    rep.durable(rep.persistence.only(Append), {"a": 1})
+    refused = {"status": "erro", "message": "cannot store: database or disk is full"}
+    rep.transport.sent("replicate")[0].complete({**refused, "heads": {"a": 1}})
+    barrier(rep.ref)
+    assert rep.chat.of(WriteDone) == []  # an `erro` reply says nothing was stored
+    rep.tell(AcksDue())
+    assert rep.transport.sent("replicate", pending_only=True) == []  # b rests a while
+    rep.time.advance(rep.node.timing.refused_push_retry)
+    rep.tell(AcksDue())
+    assert [e["seq"] for e in rep.transport.sent("replicate")[1].data["events"]] == [1]
+
+
+def test_a_local_write_that_cannot_be_stored_is_refused_and_leaves_no_hole(
+    rep: Replication,
+) -> None:
+    rep.peers(B)
+    rep.tell(LocalWrite("login", {"user": "ana"}, "t1"), LocalWrite("login", {"user": "bo"}, "t2"))
+    first, second = rep.persistence.of(Append)
+    full = "cannot store: database or disk is full"
+    rep.tell(Appended(first.tag, (), {}, first.events, full))
+    # t2 (seq 2) would follow a hole: it is refused with t1, before storage says so
+    assert rep.chat.of(WriteFailed) == [WriteFailed("t1", full), WriteFailed("t2", full)]
+    rep.tell(LocalWrite("login", {"user": "cy"}, "t3"))
+    third = rep.persistence.of(Append)[2]
+    assert [e.seq for e in third.events] == [1]  # the failed seq is taken again
+    stale = "refused: event out of sequence"
+    rep.tell(Appended(second.tag, (), {}, second.events, stale))  # t2's own notice, late
+    rep.durable(third, {"a": 1})
+    [push] = rep.transport.sent("replicate")  # only what was stored ever left this replica
+    pushed = parse_peer_request(make_inbound("replicate", push.data, key="peer"))
+    assert isinstance(pushed, PushRequest) and list(pushed.events) == list(third.events)
+    published = [parse_server_publication(p.topic, p.message) for p in rep.transport.publishes]
+    assert published == [Replicated(third.events[0])]
+    push.complete({"status": "OK", "heads": {"a": 1}})
+    barrier(rep.ref)
+    assert rep.chat.only(WriteDone) == WriteDone("t3", third.events[0])
+
+
+def test_a_pushed_batch_that_cannot_be_stored_is_refused_and_asked_for_again(
+    rep: Replication,
+) -> None:
+    rep.peers(B)
+    events = [theirs("b", 1), theirs("b", 2)]
+    push = make_inbound(
+        "replicate", {"events": [event_to_wire(e) for e in events], "origin": "b"}, key="peer"
+    )
+    rep.tell(parse_peer_request(push))
+    append = rep.persistence.only(Append)
+    full = "cannot store: database or disk is full"
+    rep.tell(Appended(append.tag, (), {}, append.events, full))
+    reply = rep.transport.reply_to(push).data
+    assert (reply["status"], reply["message"], reply["heads"]) == ("erro", full, {})
+    assert rep.chat.of(Applied) == []
+    assert rep.stats()["heads"] == {}
+    again = make_inbound("replicate", push.request.data, key="peer")
+    rep.tell(parse_peer_request(again))  # released: the next push (or sync) brings them again
+    assert rep.persistence.of(Append)[1].events == append.events
+
+
+def test_a_sync_page_that_cannot_be_stored_ends_the_pull_and_is_asked_for_again(
+    rep: Replication,
+) -> None:
+    rep.peers(B)
+    rep.tell(AntiEntropyDue())
+    rep.transport.sent("sync")[0].complete(
+        {"status": "OK", "more": True, "events": [event_to_wire(theirs("b", 1))]}
+    )
+    barrier(rep.ref)
+    append = rep.persistence.only(Append)
+    rep.tell(Appended(append.tag, (), {}, append.events, "cannot store: disk I/O error"))
+    assert len(rep.transport.sent("sync")) == 1  # no next page while storing fails
+    rep.tell(AntiEntropyDue())
+    assert rep.transport.sent("sync")[1].data["heads"] == {"b": 0}
 
 
 def test_durable_local_event_is_published_on_the_replication_topic(rep: Replication) -> None:
@@ -228,6 +309,7 @@ def test_lagging_peer_is_not_waited_for_until_it_catches_up(rep: Replication) ->
 def test_a_failed_push_is_sent_again_on_the_next_tick(rep: Replication) -> None:
     rep.peers(B)
     rep.tell(LocalWrite("login", {"user": "ana"}, "t1"))
+    rep.durable(rep.persistence.only(Append), {"a": 1})
     rep.transport.sent("replicate")[0].fail()
     barrier(rep.ref)
     rep.tell(AcksDue())
@@ -239,6 +321,9 @@ def test_a_failed_push_is_sent_again_on_the_next_tick(rep: Replication) -> None:
 def test_only_one_push_per_peer_is_in_flight(rep: Replication) -> None:
     rep.peers(B)
     rep.tell(LocalWrite("login", {"user": "ana"}, "t1"), LocalWrite("login", {"user": "bo"}, "t2"))
+    first, second = rep.persistence.of(Append)
+    rep.durable(first, {"a": 1})
+    rep.durable(second, {"a": 2})
     [push] = rep.transport.sent("replicate")
     push.complete({"status": "OK", "heads": {"a": 1}})
     barrier(rep.ref)

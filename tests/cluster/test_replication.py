@@ -29,11 +29,19 @@ def coordinators(cluster, names) -> set[str | None]:
 
 
 class Load:
-    """Publishes continuously like a bot, remembering exactly which posts were acknowledged."""
+    """Publishes continuously like a bot, remembering exactly which posts were acknowledged.
+    Each text is the user, a counter, then `pad`."""
 
-    def __init__(self, cluster, channel: str, user: str = "loader") -> None:
-        self.client = RawClient(cluster.topology.broker, timeout=2.5)
-        self.channel, self.user = channel, user
+    def __init__(
+        self,
+        cluster,
+        channel: str,
+        user: str = "loader",
+        pad: str = "",
+        timeout: float = 2.5,
+    ) -> None:
+        self.client = RawClient(cluster.topology.broker, timeout=timeout)
+        self.channel, self.user, self.pad = channel, user, pad
         self.acked: list[str] = []
         self.errors: list[str] = []
         self.timeouts = 0
@@ -44,7 +52,7 @@ class Load:
     def _run(self) -> None:
         i = 0
         while not self.stop.is_set():
-            text = f"{self.user}-{i}"  # every attempt posts a new text: a retry is a new post
+            text = f"{self.user}-{i}{self.pad}"  # every attempt is a new text: no retried post
             i += 1
             try:
                 reply = self.client.request(

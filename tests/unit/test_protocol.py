@@ -51,8 +51,8 @@ texts = st.text(max_size=20)
 events = st.builds(
     Event,
     origin=texts,
-    seq=st.integers(1, 2**62),
-    clock=st.integers(0, 2**62),
+    seq=st.integers(1, 2**62 - 1),
+    clock=st.integers(1, 2**62 - 1),
     op=st.sampled_from(Operation),
     user=texts,
     channel=texts,
@@ -72,8 +72,8 @@ made_events = st.sampled_from(Operation).flatmap(
     lambda op: st.builds(
         Event,
         origin=texts,
-        seq=st.integers(1, 2**62),
-        clock=st.integers(0, 2**62),
+        seq=st.integers(1, 2**62 - 1),
+        clock=st.integers(1, 2**62 - 1),
         op=st.just(op),
         timestamp=st.floats(0, 4e9),
         request_id=texts,

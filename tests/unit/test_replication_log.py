@@ -65,6 +65,27 @@ def test_next_seq_claims_the_local_origin() -> None:
     assert heads.accept([ev("me", 6)])[0] == [ev("me", 6)]
 
 
+def test_released_events_are_claimed_again() -> None:
+    heads = ReplicaHeads()
+    heads.accept([ev("b", 1), ev("b", 2), ev("b", 3), ev("c", 1)])
+    heads.release([ev("b", 3), ev("b", 2)])
+    assert heads.claimed == {"b": 1, "c": 1}
+    assert seqs(heads.accept([ev("b", 2), ev("b", 3)])[0]) == [("b", 2), ("b", 3)]
+
+
+def test_releasing_what_was_released_already_claims_nothing_new() -> None:
+    heads = ReplicaHeads({"b": 1})
+    heads.release([ev("b", 5)])
+    assert heads.claimed == {"b": 1}
+
+
+def test_a_released_local_seq_is_issued_again() -> None:
+    heads = ReplicaHeads({"me": 3})
+    assert [heads.next_seq("me"), heads.next_seq("me")] == [4, 5]
+    heads.release([ev("me", 4)])
+    assert heads.next_seq("me") == 4
+
+
 # ---- AckTracker ---------------------------------------------------------------------------
 
 TIMEOUT = 1.0
@@ -220,6 +241,31 @@ def test_min_acked(live: tuple[str, ...], heads: dict[str, int], expected: int) 
     for peer, head in heads.items():
         t.peer_applied(peer, head)
     assert t.min_acked() == expected
+
+
+def test_a_failed_write_and_every_later_one_are_dropped() -> None:
+    t = tracker("b")
+    for seq in (1, 2, 3, 4):
+        write(t, seq, durable=seq == 1)
+    dropped = t.fail([ev("me", 3), ev("me", 2)])
+    assert [(p.token, p.event.seq) for p in dropped] == [
+        ("token2", 2),
+        ("token3", 3),
+        ("token4", 4),
+    ]
+    assert list(t.pending) == [1]
+
+
+def test_a_late_notice_about_a_dropped_write_spares_the_newer_write_with_its_seq() -> None:
+    t = tracker()
+    write(t, 1, durable=False)
+    write(t, 2, durable=False)
+    t.fail([ev("me", 1)])
+    newer = Event("me", 1, 99, "login", user="newer")
+    t.add("newer", newer, 0.0)
+    assert t.fail([ev("me", 2)]) == []  # seq 2's own notice, after it was dropped
+    assert t.fail([ev("me", 1)]) == []  # the old seq 1: not the write now pending as 1
+    assert t.pending[1].event == newer
 
 
 def test_min_acked_without_peers_is_the_last_acknowledged() -> None:

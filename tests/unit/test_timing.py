@@ -30,6 +30,7 @@ def test_defaults_are_valid_and_fail_over_within_five_seconds() -> None:
         "ack_check_interval",
         "replication_call_timeout",
         "anti_entropy_interval",
+        "refused_push_retry",
     ],
 )
 @pytest.mark.parametrize("value", [0, -1])
