@@ -17,6 +17,7 @@ from actors.messages import (
     WriteDone,
     WriteFailed,
 )
+from actors.roster import Roster
 from actors.routes import Routes
 from transport import protocol
 from transport.port import PUB, Inbound, Transport
@@ -37,7 +38,7 @@ class ChatActor(BaseActor):
         super().__init__(node)
         self.transport = transport
         self.routes = routes
-        self.rules = ChatRules(set(users), set(channels))
+        self.rules = ChatRules(Roster(users), Roster(channels))
         self.waiting: dict[int, tuple[Inbound, Write]] = {}
         self.tokens = itertools.count(1)
         self.handled = 0

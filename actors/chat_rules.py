@@ -6,6 +6,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
+from actors.roster import Roster
 from transport import protocol
 from transport.codec import error_data
 from transport.protocol import (
@@ -60,8 +61,8 @@ REMEMBERED_REQUESTS = 100_000
 
 @dataclass
 class ChatRules:
-    users: set[str] = field(default_factory=set)
-    channels: set[str] = field(default_factory=set)
+    users: Roster = field(default_factory=Roster)
+    channels: Roster = field(default_factory=Roster)
     creating: set[str] = field(default_factory=set)
     requests: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
 
@@ -98,10 +99,10 @@ class ChatRules:
                 if request.user in self.users:
                     return Answer(protocol.success())
                 return Write(Operation.LOGIN, {"user": request.user}, protocol.success())
-            case ListUsers():
-                return Answer(protocol.users_reply(sorted(self.users)))
-            case ListChannels():
-                return Answer(protocol.channels_reply(sorted(self.channels)))
+            case ListUsers(after, limit):
+                return Answer(protocol.users_reply(*self.users.page(after, limit)))
+            case ListChannels(after, limit):
+                return Answer(protocol.channels_reply(*self.channels.page(after, limit)))
             case CreateChannel():
                 return self._channel(request)
             case Publish():

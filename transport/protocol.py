@@ -66,6 +66,7 @@ SERVERS = "servers"  # topic of coordinator announcements
 REPLICATION = "replication"  # topic (and publication service) of replicated events
 HISTORY_DEFAULT = 50
 HISTORY_MAX = 1000
+LIST_PAGE = 1000  # names in one `users` or `channels` reply
 # An event's clock may pass MAX_CLOCK (our ticks after a forged maximum was merged); SQLite
 # stores up to 2**63 - 1.
 MAX_EVENT_CLOCK = 2**62
@@ -148,7 +149,11 @@ class Login:
 
 @dataclass(frozen=True)
 class ListUsers:
-    pass
+    """A page of user names: those after `after`, at most `limit` (our extension; a plain
+    request gets the first page)."""
+
+    after: str = ""
+    limit: int = LIST_PAGE
 
 
 @dataclass(frozen=True)
@@ -159,7 +164,10 @@ class CreateChannel:
 
 @dataclass(frozen=True)
 class ListChannels:
-    pass
+    """A page of channel names, as ListUsers."""
+
+    after: str = ""
+    limit: int = LIST_PAGE
 
 
 @dataclass(frozen=True)
@@ -190,6 +198,15 @@ class ReadHistory:
 
 
 ClientCall = Login | ListUsers | CreateChannel | ListChannels | Publish | SendMessage | ReadHistory
+
+
+def _list_page(data: dict[str, Any]) -> tuple[str, int]:
+    after = data.get("after")
+    if after is not None and (not isinstance(after, str) or len(after) > 4 * MAX_NAME_CHARS):
+        raise FieldError("field 'after' must be a name")
+    limit = optional_int(data, "limit", LIST_PAGE, 1, LIST_PAGE)
+    assert limit is not None  # it has a default
+    return after or "", limit
 
 
 def _request_id(data: dict[str, Any]) -> str:
@@ -230,9 +247,9 @@ def _read_history(data: dict[str, Any]) -> ReadHistory:
 
 CLIENT_SERVICES: dict[str, Callable[[dict[str, Any]], ClientCall]] = {
     Service.LOGIN: lambda data: Login(require_name(data, "user", "username")),
-    Service.USERS: lambda data: ListUsers(),
+    Service.USERS: lambda data: ListUsers(*_list_page(data)),
     Service.CHANNEL: _create_channel,
-    Service.CHANNELS: lambda data: ListChannels(),
+    Service.CHANNELS: lambda data: ListChannels(*_list_page(data)),
     Service.PUBLISH: _publish,
     Service.MESSAGE: _send_message,
     Service.HISTORY: _read_history,
@@ -257,13 +274,14 @@ def client_request(service: str, data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def users_reply(names: list[str]) -> dict[str, Any]:
-    return {"users": names}
+def users_reply(names: list[str], more: bool = False) -> dict[str, Any]:
+    """`more`: further names follow the last one (ask again with `after`)."""
+    return {"users": names, **({"more": True} if more else {})}
 
 
-def channels_reply(names: list[str]) -> dict[str, Any]:
+def channels_reply(names: list[str], more: bool = False) -> dict[str, Any]:
     # also under `users`: the assignment text names that key and one published bot reads it
-    return {"channels": names, "users": names}
+    return {"channels": names, "users": names, **({"more": True} if more else {})}
 
 
 def history_reply(events: Iterable[Event]) -> dict[str, Any]:

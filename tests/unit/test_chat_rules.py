@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 
 from actors.chat_rules import Answer, ChatRules, Decision, Unsure, Write
+from actors.roster import Roster
 from transport.protocol import (
     HISTORY_DEFAULT,
     HISTORY_MAX,
+    LIST_PAGE,
     Event,
     ReadHistory,
     parse_client_request,
@@ -18,7 +20,7 @@ from transport.protocol import (
 
 @pytest.fixture
 def rules() -> ChatRules:
-    return ChatRules(users={"ana", "bob"}, channels={"general"})
+    return ChatRules(users=Roster(["ana", "bob"]), channels=Roster(["general"]))
 
 
 def decide(rules: ChatRules, service: str, data: dict[str, Any], retried: bool = False) -> Decision:
@@ -283,8 +285,8 @@ def test_apply_is_idempotent_and_learns_users_and_channels() -> None:
     for e in (event("channel", channel="c", user="ana"), event("message", user="bob", dst="x")):
         rules.apply(e)
         rules.apply(e)
-    assert rules.users == {"ana", "bob"}
-    assert rules.channels == {"c"}
+    assert rules.users.page("", 10) == (["ana", "bob"], False)
+    assert rules.channels.page("", 10) == (["c"], False)
 
 
 # ---- retries ------------------------------------------------------------------------------
@@ -307,3 +309,24 @@ def test_a_retried_private_message_is_answered_without_a_second_write(rules: Cha
     data = {"src": "ana", "dst": "bob", "message": "x", "request_id": "r9"}
     assert decide(rules, "message", data) == Answer({"status": "OK"})
     assert isinstance(decide(rules, "message", {**data, "request_id": "r10"}), Write)
+
+
+def test_users_and_channels_come_in_pages_and_the_plain_request_gets_the_first() -> None:
+    many = ChatRules(users=Roster(f"u{i:05d}" for i in range(2500)), channels=Roster(["c"]))
+    plain = decide(many, "users", {})
+    assert isinstance(plain, Answer)
+    assert len(plain.data["users"]) == LIST_PAGE and plain.data["more"] is True
+    seen = list(plain.data["users"])
+    while True:
+        page = decide(many, "users", {"after": seen[-1], "limit": 700})
+        assert isinstance(page, Answer)
+        seen += page.data["users"]
+        if not page.data.get("more"):
+            break
+    assert seen == [f"u{i:05d}" for i in range(2500)]
+    assert decide(many, "channels", {}) == Answer({"channels": ["c"], "users": ["c"]})
+
+
+@pytest.mark.parametrize("data", [{"limit": 0}, {"limit": LIST_PAGE + 1}, {"after": 5}])
+def test_a_bad_page_request_is_refused(rules: ChatRules, data: dict[str, Any]) -> None:
+    assert refusal(decide(rules, "users", data))
