@@ -15,6 +15,7 @@ T = TypeVar("T")
 # Half the frame limit: the rest is room for the envelope and for the end of a clock tie in a
 # history page. One event always fits: a message of 10 000 characters is at most 40 KB.
 PAGE_BYTES = 512 * 1024
+GROUP_SLACK = 100  # items a page may hold past its limit to keep a group whole
 
 
 def encoded_size(obj: Any) -> int:
@@ -36,8 +37,10 @@ def take_page(
     """The first `items`, at most `limit` of them and `budget` bytes (but at least one), and
     whether any item was left out.
 
-    With `group`, consecutive items of one group are never split: the page ends only where
-    the group changes, so it may pass the bounds by the rest of one group.
+    With `group`, consecutive items of one group are not split: the page ends where the
+    group changes, so it may pass the bounds by the rest of one group, but never by more than
+    GROUP_SLACK items or a second `budget` (a group that large is forged: our servers make at
+    most one per server).
     """
     page: list[T] = []
     used = 0
@@ -45,6 +48,8 @@ def take_page(
         cost = size(item)
         full = len(page) >= limit or used + cost > budget
         if page and full and (group is None or group(item) != group(page[-1])):
+            return page, True
+        if page and (len(page) >= limit + GROUP_SLACK or used + cost > 2 * budget):
             return page, True
         page.append(item)
         used += cost

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors.pages import encoded_size, take_page, wire_size
+from actors.pages import GROUP_SLACK, encoded_size, take_page, wire_size
 from transport.protocol import Event, event_to_wire
 
 
@@ -51,3 +51,9 @@ def test_a_group_is_never_split_by_either_bound() -> None:
 def test_wire_size_is_the_encoded_size_of_the_wire_form() -> None:
     event = Event("a", 1, 1, "publish", user="ana", channel="c", message="é" * 100)
     assert wire_size(event) == encoded_size(event_to_wire(event)) > 200
+
+
+def test_a_forged_giant_group_is_cut_after_its_slack() -> None:
+    ties = [(5, i) for i in range(5000)]  # 5000 entries sharing one clock
+    page, more = take_page(ties, lambda _: 10, 1, group=lambda item: item[0])
+    assert len(page) == 1 + GROUP_SLACK and more
