@@ -6,7 +6,7 @@ import itertools
 from typing import Any
 
 from actors.base import BaseActor, Node, handles
-from actors.chat_rules import Answer, ChatRules, Unsure, Write
+from actors.chat_rules import Answer, ChatRules, SameAsInFlight, Unsure, Write, request_key
 from actors.messages import (
     Applied,
     ClientRequest,
@@ -40,6 +40,7 @@ class ChatActor(BaseActor):
         self.routes = routes
         self.rules = ChatRules(Roster(users), Roster(channels))
         self.waiting: dict[int, tuple[Inbound, Write]] = {}
+        self.resent: dict[tuple[str, str], list[Inbound]] = {}  # resends of a waiting write
         self.tokens = itertools.count(1)
         self.handled = 0
 
@@ -65,6 +66,8 @@ class ChatActor(BaseActor):
         elif isinstance(decision, ReadHistory):
             self._count()
             self.routes.tell("persistence", HistoryQuery(message.inbound, decision))
+        elif isinstance(decision, SameAsInFlight):
+            self.resent.setdefault(decision.key, []).append(message.inbound)
         elif isinstance(decision, Unsure):
             self.log.info("record_missing_refreshing", reason=decision.error)
             self.routes.tell("replication", RefreshThenRetry(ClientRequest(message.inbound, True)))
@@ -73,7 +76,8 @@ class ChatActor(BaseActor):
     def _write_done(self, message: WriteDone) -> None:
         inbound, write = self.waiting.pop(message.token)
         self.rules.apply(message.event)
-        self._answer(inbound, write.done)
+        for asked in self._askers(inbound, write):
+            self._answer(asked, write.done)
         published = protocol.publication(message.event)
         if published is not None:
             topic, payload = published
@@ -83,7 +87,12 @@ class ChatActor(BaseActor):
     def _write_failed(self, message: WriteFailed) -> None:
         inbound, write = self.waiting.pop(message.token)
         self.rules.abandon(write)
-        self._answer(inbound, protocol.Refusal(message.reason).reply)
+        for asked in self._askers(inbound, write):
+            self._answer(asked, protocol.Refusal(message.reason).reply)
+
+    def _askers(self, inbound: Inbound, write: Write) -> list[Inbound]:
+        """Who waits for the outcome of `write`: its request and any resend of it."""
+        return [inbound, *self.resent.pop(request_key(write) or ("", ""), [])]
 
     @handles(Applied)
     def _applied(self, message: Applied) -> None:

@@ -48,8 +48,22 @@ class Unsure:
     error: str
 
 
+@dataclass(frozen=True)
+class SameAsInFlight:
+    """A resend of a write still on its way (same user, same request id): answer it with the
+    first one's outcome instead of storing it twice."""
+
+    key: tuple[str, str]
+
+
 # A ReadHistory decision: answer from the stored history.
-Decision = Answer | Write | ReadHistory | Unsure
+Decision = Answer | Write | ReadHistory | Unsure | SameAsInFlight
+
+
+def request_key(write: Write) -> tuple[str, str] | None:
+    """(user, request id) of a write our client may resend; None if it carries no id."""
+    rid = write.fields.get("request_id")
+    return (write.fields["user"], rid) if rid else None
 
 
 def _error(text: str) -> Answer:
@@ -65,9 +79,11 @@ class ChatRules:
     channels: Roster = field(default_factory=Roster)
     creating: set[str] = field(default_factory=set)
     requests: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
+    in_flight: set[tuple[str, str]] = field(default_factory=set)
 
     def apply(self, event: Event) -> None:
         if event.request_id:
+            self.in_flight.discard((event.user, event.request_id))
             self.requests[(event.user, event.request_id)] = None
             if len(self.requests) > REMEMBERED_REQUESTS:
                 self.requests.popitem(last=False)
@@ -81,14 +97,18 @@ class ChatRules:
         """A write decided here could not be stored."""
         if write.op == Operation.CHANNEL:
             self.creating.discard(write.fields["channel"])
+        self.in_flight.discard(request_key(write) or ("", ""))
 
     def decide(self, request: ClientCall | Refusal, retried: bool = False) -> Decision:
         """What to do with a parsed request (a refused one is answered with its reason)."""
         decision = self._decide(request)
         if isinstance(decision, Unsure) and retried:
             return _error(decision.error)
-        if isinstance(decision, Write) and decision.op == Operation.CHANNEL:
-            self.creating.add(decision.fields["channel"])
+        if isinstance(decision, Write):
+            if decision.op == Operation.CHANNEL:
+                self.creating.add(decision.fields["channel"])
+            if key := request_key(decision):
+                self.in_flight.add(key)
         return decision
 
     def _decide(self, request: ClientCall | Refusal) -> Decision:
@@ -138,4 +158,6 @@ class ChatRules:
             return Write(op, fields, protocol.ok())
         if (user, request_id) in self.requests:
             return Answer(protocol.ok())
+        if (user, request_id) in self.in_flight:
+            return SameAsInFlight((user, request_id))
         return Write(op, {**fields, "request_id": request_id}, protocol.ok())

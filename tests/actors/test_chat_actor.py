@@ -223,3 +223,31 @@ def test_every_handled_request_is_counted_for_clock_sync(chat: Chat) -> None:
     assert chat.transport.replied(write_in)
     assert len(chat.clock.of(MessageHandled)) == 4
     assert chat.ref.proxy().stats().get(timeout=5)["requests_handled"] == 4
+
+
+def test_a_resend_of_a_write_still_in_flight_is_answered_with_its_outcome_not_stored(
+    chat: Chat,
+) -> None:
+    post = {"user": "ana", "channel": "general", "message": "once", "request_id": "r1"}
+    first = chat.ask("publish", **post)
+    resend = chat.ask("publish", **post)  # the client timed out and sent it again
+    write = chat.replication.only(LocalWrite)  # one write, not two
+    assert chat.transport.replies == []
+    written(chat, write)
+    assert chat.answer(first) == chat.answer(resend) == {"status": "OK"}
+    assert len(chat.transport.publishes) == 1
+    later = chat.ask("publish", **post)  # and once stored, a resend is answered at once
+    assert chat.answer(later) == {"status": "OK"}
+    assert len(chat.replication.of(LocalWrite)) == 1
+
+
+def test_a_resend_of_a_write_that_failed_gets_the_failure_and_may_be_tried_again(
+    chat: Chat,
+) -> None:
+    post = {"user": "ana", "channel": "general", "message": "full", "request_id": "r2"}
+    first, resend = chat.ask("publish", **post), chat.ask("publish", **post)
+    write = chat.replication.only(LocalWrite)
+    chat.tell(WriteFailed(write.token, "cannot store: database or disk is full"))
+    assert chat.answer(first)["status"] == chat.answer(resend)["status"] == "erro"
+    chat.ask("publish", **post)
+    assert len(chat.replication.of(LocalWrite)) == 2
