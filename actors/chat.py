@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import time
+from collections.abc import Callable
 from typing import Any
 
 from actors.base import BaseActor, Node, handles
@@ -17,11 +19,14 @@ from actors.messages import (
     WriteDone,
     WriteFailed,
 )
+from actors.rate_limit import DEFAULT_SHARE, Fairness, FairShare
 from actors.roster import Roster
 from actors.routes import Routes
 from transport import protocol
 from transport.port import PUB, Inbound, Transport
-from transport.protocol import ReadHistory
+from transport.protocol import Operation, ReadHistory
+
+MAX_WRITES_IN_FLIGHT = 1000
 
 
 class ChatActor(BaseActor):
@@ -34,12 +39,17 @@ class ChatActor(BaseActor):
         routes: Routes,
         users: list[str],
         channels: list[str],
+        now: Callable[[], float] = time.monotonic,
+        share: FairShare = DEFAULT_SHARE,
     ) -> None:
         super().__init__(node)
         self.transport = transport
         self.routes = routes
+        self.now = now
         self.rules = ChatRules(Roster(users), Roster(channels))
-        self.waiting: dict[int, tuple[Inbound, Write]] = {}
+        self.fairness = Fairness(share)
+        # token -> (request, write, when handed on), oldest first
+        self.waiting: dict[int, tuple[Inbound, Write, float]] = {}
         self.resent: dict[tuple[str, str], list[Inbound]] = {}  # resends of a waiting write
         self.tokens = itertools.count(1)
         self.handled = 0
@@ -54,14 +64,21 @@ class ChatActor(BaseActor):
 
     @handles(ClientRequest)
     def _request(self, message: ClientRequest) -> None:
-        request = message.inbound.request
-        parsed = protocol.parse_client_request(request.service, request.data)
+        inbound, now = message.inbound, self.now()
+        if not message.retried and (refusal := self.fairness.request(inbound.sender, now)):
+            self._answer(inbound, protocol.Refusal(refusal).reply)
+            return
+        parsed = protocol.parse_client_request(inbound.request.service, inbound.request.data)
         decision = self.rules.decide(parsed, message.retried)
         if isinstance(decision, Answer):
             self._answer(message.inbound, decision.data)
         elif isinstance(decision, Write):
+            if refusal := self._admit(inbound.sender, decision, now):
+                self.rules.abandon(decision)
+                self._answer(inbound, protocol.Refusal(refusal).reply)
+                return
             token = next(self.tokens)
-            self.waiting[token] = (message.inbound, decision)
+            self.waiting[token] = (message.inbound, decision, now)
             self.routes.tell("replication", LocalWrite(decision.op, decision.fields, token))
         elif isinstance(decision, ReadHistory):
             self._count()
@@ -72,9 +89,23 @@ class ChatActor(BaseActor):
             self.log.info("record_missing_refreshing", reason=decision.error)
             self.routes.tell("replication", RefreshThenRetry(ClientRequest(message.inbound, True)))
 
+    def _admit(self, sender: bytes, write: Write, now: float) -> str | None:
+        """Why this write may not start now, if it may not: the server is behind (shedding
+        load keeps every acknowledgement on every healthy replica, instead of letting slow
+        peers fall out of it), or this connection asks for more than its share."""
+        oldest = next(iter(self.waiting.values()), (None, None, now))[2]
+        if (
+            len(self.waiting) >= MAX_WRITES_IN_FLIGHT
+            or now - oldest > self.node.timing.replication_ack_timeout / 2
+        ):
+            return "server busy: too many writes waiting for replicas; retry later"
+        if write.op in (Operation.LOGIN, Operation.CHANNEL):
+            return self.fairness.new_name(sender, now)
+        return self.fairness.stored(sender, len(write.fields["message"].encode()), now)
+
     @handles(WriteDone)
     def _write_done(self, message: WriteDone) -> None:
-        inbound, write = self.waiting.pop(message.token)
+        inbound, write, _ = self.waiting.pop(message.token)
         self.rules.apply(message.event)
         for asked in self._askers(inbound, write):
             self._answer(asked, write.done)
@@ -85,7 +116,7 @@ class ChatActor(BaseActor):
 
     @handles(WriteFailed)
     def _write_failed(self, message: WriteFailed) -> None:
-        inbound, write = self.waiting.pop(message.token)
+        inbound, write, _ = self.waiting.pop(message.token)
         self.rules.abandon(write)
         for asked in self._askers(inbound, write):
             self._answer(asked, protocol.Refusal(message.reason).reply)

@@ -69,10 +69,13 @@ class FairShare:
     stored_bytes_burst: float = 1024 * 1024
 
 
+DEFAULT_SHARE = FairShare()
+
+
 class Fairness:
     """The buckets of every connection; each check returns None or the refusal's text."""
 
-    def __init__(self, share: FairShare = FairShare()) -> None:
+    def __init__(self, share: FairShare = DEFAULT_SHARE) -> None:
         self.share = share
         self.requests = RateLimit(share.requests_per_second, share.request_burst)
         self.names = RateLimit(share.new_names_per_second, share.new_name_burst)

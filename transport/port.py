@@ -24,6 +24,7 @@ class Inbound:
     key: str
     token: int
     request: codec.Request
+    sender: bytes = b""  # the client connection (its routing id at the broker), for fairness
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pykka
@@ -19,7 +20,10 @@ from actors.messages import (
     WriteDone,
     WriteFailed,
 )
+from actors.rate_limit import DEFAULT_SHARE, FairShare
 from actors.routes import Routes
+from actors.scheduler import ManualScheduler
+from config.timing import DEFAULT_TIMING
 from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound
 from transport.port import Inbound
 from transport.protocol import Event, ReadHistory
@@ -251,3 +255,46 @@ def test_a_resend_of_a_write_that_failed_gets_the_failure_and_may_be_tried_again
     assert chat.answer(first)["status"] == chat.answer(resend)["status"] == "erro"
     chat.ask("publish", **post)
     assert len(chat.replication.of(LocalWrite)) == 2
+
+
+def overloaded_chat(share: FairShare = DEFAULT_SHARE) -> tuple[Chat, ManualScheduler]:
+    time = ManualScheduler()
+    chat = Chat(users=["ana", "bob"], channels=["general"])
+    chat.ref.stop()
+    routes = Routes()
+    for name, box in (("replication", chat.replication), ("persistence", chat.persistence)):
+        routes.add(name, box)
+    routes.add("clock", chat.clock)
+    chat.ref = ChatActor.start(
+        Node("server", "a"), chat.transport, routes, ["ana", "bob"], ["general"], time.now, share
+    )
+    return chat, time
+
+
+def test_writes_are_shed_while_the_oldest_one_waits_too_long_for_replicas() -> None:
+    chat, time = overloaded_chat()
+    chat.ask("login", user="new1")
+    time.advance(DEFAULT_TIMING.replication_ack_timeout / 2 + 0.01)  # replicas are slow
+    shed = chat.ask("channel", channel="news")
+    assert "server busy" in chat.answer(shed)["description"]
+    assert chat.answer(chat.ask("users"))["users"] == ["ana", "bob"]  # reads still served
+    assert len(chat.replication.of(LocalWrite)) == 1
+    written(chat, chat.replication.of(LocalWrite)[0])  # the backlog clears: writes go on
+    chat.ask("channel", channel="news")  # the shed creation did not keep the name taken
+    assert [w.op for w in chat.replication.of(LocalWrite)] == ["login", "channel"]
+
+
+def test_a_connection_over_its_share_is_refused_with_a_reason() -> None:
+    chat, _ = overloaded_chat(FairShare(new_name_burst=2, request_burst=5))
+    greedy = [make_inbound("login", {"user": f"bot{i}"}, key="clients") for i in range(3)]
+    for inbound in greedy:
+        chat.tell(ClientRequest(replace(inbound, sender=b"greedy")))
+    replies = [chat.transport.reply_to(replace(i, sender=b"greedy")) for i in greedy[2:]]
+    assert "rate limit" in replies[0].data["description"]
+    honest = make_inbound("login", {"user": "carol"})
+    chat.tell(ClientRequest(replace(honest, sender=b"honest")))
+    assert len(chat.replication.of(LocalWrite)) == 3  # two of greedy's, carol's
+    for _ in range(3):
+        chat.tell(ClientRequest(replace(make_inbound("users"), sender=b"greedy")))
+    last = chat.transport.replies[-1].data
+    assert "rate limit" in last["description"] and "requests" in last["description"]
