@@ -41,6 +41,7 @@ class ChatActor(BaseActor):
         channels: list[str],
         now: Callable[[], float] = time.monotonic,
         share: FairShare = DEFAULT_SHARE,
+        max_in_flight: int = MAX_WRITES_IN_FLIGHT,
     ) -> None:
         super().__init__(node)
         self.transport = transport
@@ -48,8 +49,8 @@ class ChatActor(BaseActor):
         self.now = now
         self.rules = ChatRules(Roster(users), Roster(channels))
         self.fairness = Fairness(share)
-        # token -> (request, write, when handed on), oldest first
-        self.waiting: dict[int, tuple[Inbound, Write, float]] = {}
+        self.waiting: dict[int, tuple[Inbound, Write]] = {}
+        self.max_in_flight = max_in_flight
         self.resent: dict[tuple[str, str], list[Inbound]] = {}  # resends of a waiting write
         self.tokens = itertools.count(1)
         self.handled = 0
@@ -78,7 +79,7 @@ class ChatActor(BaseActor):
                 self._answer(inbound, protocol.Refusal(refusal).reply)
                 return
             token = next(self.tokens)
-            self.waiting[token] = (message.inbound, decision, now)
+            self.waiting[token] = (message.inbound, decision)
             self.routes.tell("replication", LocalWrite(decision.op, decision.fields, token))
         elif isinstance(decision, ReadHistory):
             self._count()
@@ -90,14 +91,10 @@ class ChatActor(BaseActor):
             self.routes.tell("replication", RefreshThenRetry(ClientRequest(message.inbound, True)))
 
     def _admit(self, sender: bytes, write: Write, now: float) -> str | None:
-        """Why this write may not start now, if it may not: the server is behind (shedding
-        load keeps every acknowledgement on every healthy replica, instead of letting slow
-        peers fall out of it), or this connection asks for more than its share."""
-        oldest = next(iter(self.waiting.values()), (None, None, now))[2]
-        if (
-            len(self.waiting) >= MAX_WRITES_IN_FLIGHT
-            or now - oldest > self.node.timing.replication_ack_timeout / 2
-        ):
+        """Why this write may not start now, if it may not: too many writes already wait for
+        the replicas (shed load rather than queue without end), or this connection asks for
+        more than its share."""
+        if len(self.waiting) >= self.max_in_flight:
             return "server busy: too many writes waiting for replicas; retry later"
         if write.op in (Operation.LOGIN, Operation.CHANNEL):
             return self.fairness.new_name(sender, now)
@@ -105,7 +102,7 @@ class ChatActor(BaseActor):
 
     @handles(WriteDone)
     def _write_done(self, message: WriteDone) -> None:
-        inbound, write, _ = self.waiting.pop(message.token)
+        inbound, write = self.waiting.pop(message.token)
         self.rules.apply(message.event)
         for asked in self._askers(inbound, write):
             self._answer(asked, write.done)
@@ -116,7 +113,7 @@ class ChatActor(BaseActor):
 
     @handles(WriteFailed)
     def _write_failed(self, message: WriteFailed) -> None:
-        inbound, write, _ = self.waiting.pop(message.token)
+        inbound, write = self.waiting.pop(message.token)
         self.rules.abandon(write)
         for asked in self._askers(inbound, write):
             self._answer(asked, protocol.Refusal(message.reason).reply)
