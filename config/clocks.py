@@ -7,8 +7,15 @@ import threading
 import time
 
 
+# How far one received clock may move ours: 2**40 is a trillion events, decades of this
+# cluster's traffic, so every honest jump fits (a replica rebuilt from nothing catching up),
+# while one forged message cannot carry the cluster's clocks near their end.
+MAX_JUMP = 2**40
+
+
 class LamportClock:
-    """Thread-safe Lamport clock: tick before sending, merge on receiving."""
+    """Thread-safe Lamport clock: tick before sending, merge on receiving (a received value
+    more than MAX_JUMP ahead is ignored)."""
 
     def __init__(self, start: int = 0) -> None:
         self._value = start
@@ -25,7 +32,7 @@ class LamportClock:
 
     def merge(self, received: int) -> int:
         with self._lock:
-            if received > self._value:
+            if self._value < received <= self._value + MAX_JUMP:
                 self._value = received
             return self._value
 

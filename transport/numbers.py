@@ -2,10 +2,12 @@
 from a socket passes through one of these before anything uses it.
 
 Why these bounds:
-- MAX_CLOCK = 2**53 - 1: a Lamport clock above it is read as that bound. It is the largest
-  integer every peer's number type holds exactly (JSON numbers are doubles in JavaScript),
-  285 years of a million ticks a second, and 2**10 times below SQLite's and MessagePack's
-  64-bit limits, so our own ticks past a forged maximum never overflow a store or an encoder.
+- MAX_CLOCK = 2**53 - 1: a received Lamport clock above it is no clock at all (read as 0,
+  "missing", which the protocol allows). It is the largest integer every peer's number type
+  holds exactly (JSON numbers are doubles in JavaScript), 285 years of a million ticks a
+  second, and 2**10 below SQLite's and MessagePack's 64-bit limits. A clock is never
+  clamped: a clamped value would order a later message before an earlier one. How far one
+  message may move a clock is bounded separately (config.clocks.MAX_JUMP).
 - Timestamps are seconds since the epoch between 0 and MAX_TIMESTAMP (the year 2242);
   anything else (NaN, infinities, 1e300, negative) is replaced by the receiver's own time.
 """
@@ -46,11 +48,9 @@ def bounded_int(value: Any, lo: int, hi: int) -> int | None:
 
 
 def wire_clock(value: Any) -> int:
-    """A received Lamport clock: 0 when missing or unreadable, at most MAX_CLOCK."""
+    """A received Lamport clock: 0 when missing, unreadable or out of range."""
     number = whole(value)
-    if number is None or number < 0:
-        return 0
-    return min(number, MAX_CLOCK)
+    return number if number is not None and 0 <= number <= MAX_CLOCK else 0
 
 
 def finite(value: Any, lo: float, hi: float) -> float | None:
