@@ -6,7 +6,6 @@ import math
 import threading
 import time
 
-
 # How far one received clock may move ours: 2**40 is a trillion events, decades of this
 # cluster's traffic, so every honest jump fits (a replica rebuilt from nothing catching up),
 # while one forged message cannot carry the cluster's clocks near their end.
