@@ -1,10 +1,10 @@
 """Pins the Pykka behaviour the custom actor inboxes rely on (written against Pykka 4.5).
 
-BaseActor swaps Pykka's queue.Queue for a SimpleQueue through Pykka's private
-`_create_actor_inbox()`. That works only while Pykka's actor loop takes every envelope from
-the object that hook returned, in the actor's own thread, and after the actor stopped drains
-it with `empty()` and `get()` (failing what was left). If a Pykka release changes any of
-that, these tests fail.
+BaseActor swaps Pykka's queue.Queue for a SimpleQueue and the pump actor for a PumpInbox that
+polls its sockets while it waits, both through Pykka's private `_create_actor_inbox()`. That
+works only while Pykka's actor loop takes every envelope from the object that hook returned,
+in the actor's own thread, and after the actor stopped drains it with `empty()` and `get()`
+(failing what was left). If a Pykka release changes any of that, these tests fail.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import pytest
 
 from actors.base import BaseActor, Node, Ping, handles
 from tests.fakes import stop_all_actors
+from transport.pump import PumpActor
+from transport.pump_inbox import PumpInbox
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +64,10 @@ class RecordingQueue(Recording, queue.SimpleQueue):
     pass
 
 
+class RecordingPumpInbox(Recording, PumpInbox):
+    pass
+
+
 class Holds:
     """Handles Hold, and notes the actor's thread when it starts."""
 
@@ -80,14 +86,22 @@ class HoldingActor(Holds, BaseActor):
         return RecordingQueue()
 
 
-@pytest.mark.parametrize(("actor_class", "inbox_class"), [(BaseActor, queue.SimpleQueue)])
+class HoldingPump(Holds, PumpActor):
+    @staticmethod
+    def _create_actor_inbox() -> RecordingPumpInbox:
+        return RecordingPumpInbox()
+
+
+@pytest.mark.parametrize(
+    ("actor_class", "inbox_class"), [(BaseActor, queue.SimpleQueue), (PumpActor, PumpInbox)]
+)
 def test_each_actor_gets_the_inbox_its_hook_creates(actor_class: type, inbox_class: type) -> None:
     ref = actor_class.start(Node("test", "n1"))
     assert type(ref.actor_inbox) is inbox_class
     assert ref.ask(Ping(), timeout=5) is True
 
 
-@pytest.mark.parametrize("actor_class", [HoldingActor])
+@pytest.mark.parametrize("actor_class", [HoldingActor, HoldingPump])
 def test_the_loop_uses_only_that_inbox_in_the_actor_thread_and_drains_it_at_stop(
     actor_class: type,
 ) -> None:

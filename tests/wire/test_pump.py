@@ -1,0 +1,176 @@
+"""The socket pump actor on real sockets: one thread for commands and socket events, a clean
+stop, contained failures, the deadline reply; and its inbox's wake-up pipe."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import zmq
+from structlog.testing import capture_logs
+
+from actors.base import Node
+from config.timing import Timing
+from tests.support import RawClient, free_base_port, wait_for
+from transport.port import Call, Inbound, Response
+from transport.pump import Pump
+from transport.pump_inbox import PumpInbox
+
+StartPump = Callable[..., Pump]
+
+
+@pytest.fixture
+def endpoint() -> str:
+    return f"tcp://127.0.0.1:{free_base_port(1)}"
+
+
+@pytest.fixture
+def start_pump() -> Iterator[StartPump]:
+    pumps: list[Pump] = []
+
+    def start(request_deadline: float = 2.0) -> Pump:
+        pump = Pump.start(Node("test", "p", timing=Timing(request_deadline=request_deadline)))
+        pumps.append(pump)
+        return pump
+
+    yield start
+    for pump in pumps:
+        pump.stop()
+
+
+def test_commands_and_socket_events_are_handled_in_the_one_pump_thread(
+    start_pump: StartPump, endpoint: str
+) -> None:
+    before = set(threading.enumerate())
+    pump = start_pump()
+    served: list[threading.Thread] = []
+    answered: list[tuple[Response, threading.Thread]] = []
+
+    def on_request(inbound: Inbound) -> None:
+        served.append(threading.current_thread())
+        pump.reply(inbound, {"status": "OK", "echo": inbound.request.data["n"]})
+
+    pump.serve("s", endpoint, bind=True, hops=1, on_request=on_request)
+    pump.ready()
+    # A request to itself: the Request command sends on a REQ socket, the ROUTER's event
+    # hands it over, the Reply command answers, the REQ socket's event settles the call.
+    call = Call(endpoint, "echo", {"n": 7}, timeout=2.0, retries=0)
+    pump.request(call, lambda response: answered.append((response, threading.current_thread())))
+
+    (response, settled_in) = wait_for(lambda: answered and answered[0], what="answer")
+    assert response.ok and response.data["echo"] == 7
+    (pump_thread,) = set(threading.enumerate()) - before
+    assert served == [pump_thread] and settled_in is pump_thread
+
+
+def test_stop_closes_every_socket_and_ends_the_thread(endpoint: str) -> None:
+    before = set(threading.enumerate())
+    pump = Pump.start(Node("test", "p"))
+    pump.serve("s", endpoint, bind=True, hops=1, on_request=lambda inbound: None)
+    nobody = f"tcp://127.0.0.1:{free_base_port(1)}"
+    pump.request(Call(nobody, "ping", {}, timeout=5.0, retries=0), lambda response: None)
+    pump.ready()
+
+    pump.stop()  # returns once the sockets are closed and the context terminated
+    assert not pump.ref.is_alive()
+    wait_for(lambda: set(threading.enumerate()) <= before, what="the pump thread to end")
+    with zmq.Context() as ctx, ctx.socket(zmq.ROUTER) as again:
+        again.bind(endpoint)  # the port is free again
+    pump.publish("pub", "topic", {})  # a command to a stopped pump is dropped
+
+
+def test_a_failing_handler_does_not_stop_the_pump_and_the_deadline_still_answers(
+    start_pump: StartPump, endpoint: str
+) -> None:
+    pump = start_pump(request_deadline=0.2)
+
+    def on_request(inbound: Inbound) -> None:
+        raise RuntimeError("a bug in the handler")
+
+    pump.serve("s", endpoint, bind=True, hops=1, on_request=on_request)
+    pump.ready()
+    client = RawClient(endpoint)
+    try:
+        with capture_logs() as logs:
+            pump.subscribe("no-such-socket", "topic")  # a failing command
+            replies = [client.request("users")["data"] for _ in range(2)]
+    finally:
+        client.close()
+
+    for reply in replies:
+        assert reply["status"] == "erro" and "no answer in time" in reply["message"]
+    events = [entry["event"] for entry in logs]
+    assert events.count("pump_handler_failed") == 2  # once per failure
+    assert events.count("actor_message_failed") == 1
+    assert events.count("request_deadline_missed") == 2
+    assert pump.ref.is_alive()
+    pump.ready()
+
+
+def test_a_port_in_use_is_raised_by_ready_and_the_pump_still_stops(
+    start_pump: StartPump, endpoint: str
+) -> None:
+    with zmq.Context() as ctx, ctx.socket(zmq.ROUTER) as taken:
+        taken.bind(endpoint)
+        pump = start_pump()
+        pump.serve("s", endpoint, bind=True, hops=1, on_request=lambda inbound: None)
+        with pytest.raises(zmq.ZMQError, match="Address already in use"):
+            pump.ready()
+    assert pump.ref.is_alive()
+
+
+def test_a_call_nobody_answers_ends_in_a_timeout_after_its_retries(start_pump: StartPump) -> None:
+    pump = start_pump()
+    done: queue.SimpleQueue[Response] = queue.SimpleQueue()
+    nobody = f"tcp://127.0.0.1:{free_base_port(1)}"
+    pump.request(Call(nobody, "ping", {}, timeout=0.1, retries=2), done.put)
+    response = done.get(timeout=5)
+    assert not response.ok and response.error == "timeout"
+
+
+@pytest.fixture
+def sleepy_inbox() -> Iterator[PumpInbox]:
+    """An inbox whose poll would sleep a minute: only the wake-up byte can end it early."""
+    inbox = PumpInbox()
+    inbox.poll_ms = 60_000
+    yield inbox
+    inbox.close()
+
+
+def _getter(inbox: PumpInbox, count: int) -> tuple[threading.Thread, queue.SimpleQueue[Any]]:
+    got: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    thread = threading.Thread(
+        target=lambda: [got.put(inbox.get()) for _ in range(count)], name="getter"
+    )
+    thread.start()
+    return thread, got
+
+
+def test_a_put_wakes_a_get_waiting_in_the_poll(sleepy_inbox: PumpInbox) -> None:
+    thread, got = _getter(sleepy_inbox, 1)
+    sleepy_inbox.put("message")
+    assert got.get(timeout=5) == "message"
+    thread.join(5)
+
+
+def test_no_wake_up_is_lost_when_many_threads_put(sleepy_inbox: PumpInbox) -> None:
+    senders, each = 4, 5000
+    thread, got = _getter(sleepy_inbox, senders * each)
+
+    def send(sender: int) -> None:
+        for n in range(each):
+            sleepy_inbox.put((sender, n))
+
+    threads = [threading.Thread(target=send, args=(s,), name=f"put-{s}") for s in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    thread.join(10)  # a lost wake-up would leave a message behind a minute-long poll
+    assert not thread.is_alive()
+    received = [got.get_nowait() for _ in range(senders * each)]
+    for sender in range(senders):  # every message, each sender's in order
+        assert [n for s, n in received if s == sender] == list(range(each))
