@@ -8,12 +8,14 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pykka
 import pytest
 import zmq
 from structlog.testing import capture_logs
 
 from actors.base import Node
 from config.timing import Timing
+from roles import reference
 from tests.support import RawClient, free_base_port, wait_for
 from transport.port import Call, Inbound, Response
 from transport.pump import Pump
@@ -80,6 +82,22 @@ def test_stop_closes_every_socket_and_ends_the_thread(endpoint: str) -> None:
     with zmq.Context() as ctx, ctx.socket(zmq.ROUTER) as again:
         again.bind(endpoint)  # the port is free again
     pump.publish("pub", "topic", {})  # a command to a stopped pump is dropped
+
+
+def test_every_thread_of_a_role_is_an_actor_or_its_scheduler_and_none_outlives_stop(
+    endpoint: str,
+) -> None:
+    before = set(threading.enumerate())
+    role = reference.build(Node("reference", "ref"), endpoint)
+    try:
+        started = {thread.name for thread in set(threading.enumerate()) - before}
+        actors = {ref.actor_class.__name__ for ref in pykka.ActorRegistry.get_all()}
+    finally:
+        role.stop()
+    kinds = {name.rsplit("-", 1)[0] for name in started}  # Pykka names a thread Class-N
+    assert kinds <= {*actors, "scheduler"}
+    assert {"PumpActor", "RegistryActor", "scheduler"} <= kinds
+    wait_for(lambda: set(threading.enumerate()) <= before, what="the role's threads to end")
 
 
 def test_a_failing_handler_does_not_stop_the_pump_and_the_deadline_still_answers(
