@@ -108,11 +108,9 @@ class PumpInbox:
         self._take_queued()  # what woke the poll, or what the handlers told: no second poll
 
     def _take_queued(self) -> None:
-        while True:
-            try:
-                self._batch.append(self._queue.get_nowait())
-            except queue.Empty:
-                return
+        queued = self._queue
+        while not queued.empty():  # one consumer: not empty means get_nowait succeeds
+            self._batch.append(queued.get_nowait())
 
     def _drain_pipe(self) -> None:
         with contextlib.suppress(BlockingIOError):
