@@ -37,8 +37,8 @@ class PumpInbox:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._batch: deque[Any] = deque()  # taken from the queue, not yet handed to Pykka
         # True: the loop may be about to block in the poll, so a put must write a wake-up
-        # byte. A plain attribute is enough: a put that reads a stale False follows a put
-        # that wrote a byte the loop has not consumed yet.
+        # byte. A plain attribute is enough: False means a put wrote a byte since the loop
+        # last set it, and the loop sets it and looks at the queue again before it blocks.
         self._asleep = True
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -48,6 +48,7 @@ class PumpInbox:
         self._poller = zmq.Poller()
         self._poller.register(self._wake_r, zmq.POLLIN)
         self._readers: dict[zmq.Socket, tuple[Callable[[list[bytes]], None], int]] = {}
+        self._readable: list[zmq.Socket] = []  # found by the last poll, read next round
         self.on_round: Callable[[], None] = lambda: None
 
     # ---- Pykka's inbox protocol ---------------------------------------------------------
@@ -89,23 +90,31 @@ class PumpInbox:
     def close(self) -> None:
         """Stop polling (the owner closes its sockets); later puts only queue."""
         self._readers.clear()
+        self._readable.clear()
         with self._pipe_lock:
             self._closed = True
             os.close(self._wake_r)
             os.close(self._wake_w)
 
-    # ---- one round: queued messages, readable sockets, the round hook --------------------
+    # ---- one round: readable sockets, the round hook, the poll, queued messages ----------
 
     def _round(self) -> None:
+        # The sockets the last poll found readable are read only now, after the messages
+        # taken with that poll were handled: each send releases the GIL, and sending before
+        # reading keeps the actors that the reads wake from taking it at every send (measured
+        # in the README's note on the pump).
+        readable, self._readable = self._readable, []
+        for sock in readable:
+            self._read(sock)
+        self.on_round()
         self._asleep = True  # from here on a put writes a byte: the poll below cannot miss it
         self._take_queued()
         for sock, _ in self._poller.poll(0 if self._batch else self.poll_ms):
             if sock == self._wake_r:
                 self._drain_pipe()
             else:
-                self._read(sock)
-        self.on_round()
-        self._take_queued()  # what woke the poll, or what the handlers told: no second poll
+                self._readable.append(sock)
+        self._take_queued()  # what woke the poll: no second poll for it
 
     def _take_queued(self) -> None:
         queued = self._queue
@@ -119,7 +128,7 @@ class PumpInbox:
 
     def _read(self, sock: zmq.Socket) -> None:
         watched = self._readers.get(sock)
-        if watched is None:  # unwatched by an earlier reader in this round
+        if watched is None:  # unwatched since the poll (a REQ socket reopened)
             return
         reader, burst = watched
         for _ in range(burst):
