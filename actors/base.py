@@ -55,7 +55,8 @@ class BaseActor(pykka.ThreadingActor):
     @staticmethod
     def _create_actor_inbox() -> queue.SimpleQueue:
         # The C SimpleQueue hands a message over with far fewer lock round trips than
-        # queue.Queue; the actor loop only needs put, get and empty.
+        # queue.Queue; the actor loop only needs put, get and empty. A Pykka private hook:
+        # tests/actors/test_inboxes.py pins the behaviour this relies on.
         return queue.SimpleQueue()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -51,6 +51,8 @@ class ChatActor(BaseActor):
         self.fairness = Fairness(share)
         self.waiting: dict[int, tuple[Inbound, Write]] = {}
         self.max_in_flight = max_in_flight
+        self.stale = 0  # requests that waited longer than the pump's deadline: not served
+        self.dropping = False
         self.resent: dict[tuple[str, str], list[Inbound]] = {}  # resends of a waiting write
         self.tokens = itertools.count(1)
         self.handled = 0
@@ -61,11 +63,16 @@ class ChatActor(BaseActor):
             "channels": len(self.rules.channels),
             "requests_handled": self.handled,
             "writes_in_flight": len(self.waiting),
+            "stale_dropped": self.stale,
         }
 
     @handles(ClientRequest)
     def _request(self, message: ClientRequest) -> None:
         inbound, now = message.inbound, self.now()
+        if inbound.received and now - inbound.received > self.node.timing.request_deadline:
+            self._drop_stale(inbound)  # its client already has the pump's erro; it retries
+            return
+        self.dropping = False
         if not message.retried and (refusal := self.fairness.request(inbound.sender, now)):
             self._answer(inbound, protocol.Refusal(refusal).reply)
             return
@@ -89,6 +96,13 @@ class ChatActor(BaseActor):
         elif isinstance(decision, Unsure):
             self.log.info("record_missing_refreshing", reason=decision.error)
             self.routes.tell("replication", RefreshThenRetry(ClientRequest(message.inbound, True)))
+
+    def _drop_stale(self, inbound: Inbound) -> None:
+        """Not served: stored now, it would be a write its client was told had failed."""
+        self.stale += 1
+        if not self.dropping:  # one line per run of stale requests
+            self.dropping = True
+            self.log.warning("stale_requests_dropped", service=inbound.request.service)
 
     def _admit(self, sender: bytes, write: Write, now: float) -> str | None:
         """Why this write may not start now, if it may not: too many writes already wait for

@@ -31,12 +31,15 @@ class ChatClient:
         timing: Timing = DEFAULT_TIMING,
     ) -> None:
         self.node = node or Node("client", "client", timing=timing)
-        self.pump = Pump(self.node.role, self.node.name, self.node.lamport, self.node.clock)
-        self.session = SessionActor.start(self.node, self.pump, broker, on_delivery)
-        self.pump.subscriber(SUB, proxy_sub, [], lambda pub: self.session.tell(Incoming(pub)))
         self.user = ""
+        self._actors: list[pykka.ActorRef] = []  # stopped in reverse by close()
         try:
-            self.pump.start()
+            self.pump = Pump.start(self.node)
+            self._actors.append(self.pump.ref)
+            self.session = SessionActor.start(self.node, self.pump, broker, on_delivery)
+            self._actors.append(self.session)
+            self.pump.subscriber(SUB, proxy_sub, [], lambda pub: self.session.tell(Incoming(pub)))
+            self.pump.ready()
         except BaseException:  # e.g. a malformed endpoint: leave no actor thread behind
             self.close()
             raise
@@ -69,5 +72,5 @@ class ChatClient:
         return reply
 
     def close(self) -> None:
-        self.session.stop(timeout=5)
-        self.pump.stop()
+        for ref in reversed(self._actors):
+            ref.stop(block=True, timeout=5)

@@ -19,8 +19,8 @@ def build(node: Node, bind: str, data_dir: str = "") -> Assembly:
 
 
 def _assemble(node: Node, bind: str, data_dir: str, assembly: Assembly) -> None:
-    pump = Pump("reference", node.name, node.lamport, node.clock)
-    assembly.add("pump", pump.stop)
+    pump = Pump.start(node)
+    assembly.add_actor("pump", pump.ref)
     book = Path(data_dir) / "reference-ranks.json" if data_dir else None
     if book is not None:
         book.parent.mkdir(parents=True, exist_ok=True)
@@ -32,7 +32,7 @@ def _assemble(node: Node, bind: str, data_dir: str, assembly: Assembly) -> None:
         hops=1,
         on_request=lambda inbound: registry.tell(ClientRequest(inbound)),
     )
-    pump.start()
+    pump.ready()
     scheduler = Scheduler()
     assembly.add("scheduler", scheduler.stop)
     scheduler.every(node.timing.heartbeat_interval, lambda: registry.tell(ExpiryDue()))

@@ -1,8 +1,9 @@
 """The server role: one replica, its actors wired by roles.server_graph, behind the pump.
 
-Start order: the actors (persistence first); then the pump opens the peer port and the proxy
-sockets, the server learns its peers from the reference, catches up from them, and only then
-connects to the broker.
+Start order: the pump (every actor holds it as its transport), the actors (persistence
+first); then the pump opens the peer port and the proxy sockets, the server learns its peers
+from the reference, catches up from them, and only then connects to the broker. Stopped in
+reverse, the pump last.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def build(settings: ServerSettings, node: Node | None = None) -> Assembly:
 
 def _assemble(settings: ServerSettings, node: Node, assembly: Assembly) -> None:
     timing = node.timing
-    pump = Pump("server", node.name, node.lamport, node.clock, timing.request_deadline)
+    pump = Pump.start(node)
+    assembly.add_actor("pump", pump.ref)
     scheduler = Scheduler()
     assembly.add("scheduler", scheduler.stop)
     graph = start_server_actors(
@@ -47,8 +49,7 @@ def _assemble(settings: ServerSettings, node: Node, assembly: Assembly) -> None:
     pump.serve("peer", settings.peer_bind, bind=True, hops=1, on_request=graph.on_peer_request)
     pump.publisher(PUB, settings.proxy_pub)
     pump.subscriber(SUB, settings.proxy_sub, list(SUBSCRIBED_TOPICS), graph.on_publication)
-    assembly.add("pump", pump.stop)
-    pump.start()
+    pump.ready()
 
     graph.start_membership(scheduler)
     # Wait (bounded) to know at least one peer: at a cold start of the whole cluster, a server

@@ -8,6 +8,8 @@ import threading
 import structlog
 import zmq
 
+from transport import codec
+
 log = structlog.get_logger()
 
 KINDS = {"broker": (zmq.ROUTER, zmq.DEALER), "proxy": (zmq.XSUB, zmq.XPUB)}
@@ -44,6 +46,9 @@ class Device:
                 sock.setsockopt(zmq.LINGER, 0)
                 sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
                 sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
+                sock.setsockopt(zmq.MAXMSGSIZE, codec.HARD_FRAME_BYTES)
+                sock.setsockopt(zmq.SNDHWM, codec.HWM)
+                sock.setsockopt(zmq.RCVHWM, codec.HWM)
             front.bind(self.front_bind)
             back.bind(self.back_bind)
             control.connect(self._control_addr)

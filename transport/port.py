@@ -25,6 +25,7 @@ class Inbound:
     token: int
     request: codec.Request
     sender: bytes = b""  # the client connection (its routing id at the broker), for fairness
+    received: float = 0.0  # when the pump read it (time.monotonic); 0: not from a pump
 
 
 @dataclass(frozen=True)

@@ -1,35 +1,107 @@
-"""The socket pump: the one thread that owns every ZeroMQ socket of a process.
+"""The socket pump: the actor that owns every ZeroMQ socket of a process.
 
-Actors never touch a socket. They hand the pump commands through a thread-safe queue (a pipe
-wakes its poller) and receive typed messages back through callbacks that `tell` them. The
-pump is also the one place where the Lamport rule lives: it merges the clock of everything it
-receives and ticks the clock for everything it sends.
+Other actors never touch a socket, nor this module: a role hands them a `Pump`, which is
+their transport.port.Transport, and each of its calls tells the pump actor a typed command.
+The pump actor's inbox (transport/pump_inbox.py) polls the sockets while it waits for
+commands, so commands and socket events are handled in one loop, in the actor's thread; the
+pump is started, pinged and stopped like every other actor (it is a BaseActor, the one thing
+of actors/ it uses). Socket events come back to the actors as typed messages (`Inbound`,
+`Publication`, `Response`) through callbacks that `tell` them.
+
+The pump is also the one place where the Lamport rule lives: it merges the clock of
+everything it receives, and ticks the clock for every request and reply it sends and every
+publication it stamps. A publication that carries an event's clock goes out with that clock
+unticked: the event was stamped when it was made, and every replica must see the same one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import os
-import queue
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+import pykka
 import structlog
 import zmq
 
-from config.clocks import AdjustedClock, LamportClock
-from config.logging import bind_node
+from actors.base import BaseActor, Node, handles, teller
 from transport import codec
 from transport.lazy_pirate import LazyPirate, Verdict
 from transport.port import Call, Inbound, Publication, Response
+from transport.pump_inbox import PumpInbox
 
 log = structlog.get_logger()
-POLL_MS = 50  # how often deadlines are checked
+BURST = 100  # messages read from one socket per round; a REQ socket holds one reply
+MAX_PENDING = 10_000  # requests handed to actors and not answered yet; more are shed at once
+IDLE_CHANNEL = 60.0  # seconds after which a REQ socket to a peer with no call is closed
+
+
+# ---- the commands the façade tells the pump actor ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Serve:
+    """A ROUTER socket answering requests; `hops` routing frames precede the delimiter
+    (1 when peers connect directly, 2 behind the broker's DEALER)."""
+
+    key: str
+    endpoint: str
+    bind: bool
+    hops: int
+    on_request: Callable[[Inbound], None]
+
+
+@dataclass(frozen=True)
+class OpenPublisher:
+    key: str
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class OpenSubscriber:
+    key: str
+    endpoint: str
+    topics: tuple[str, ...]
+    on_publication: Callable[[Publication], None]
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    key: str
+    topic: str
+    on: bool
+
+
+@dataclass(frozen=True)
+class Reply:
+    inbound: Inbound
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Publish:
+    key: str
+    topic: str
+    message: dict[str, Any]
+    clock: int | None
+
+
+@dataclass(frozen=True)
+class Request:
+    call: Call
+    on_done: Callable[[Response], None]
+
+
+@dataclass(frozen=True)
+class Ready:
+    """Answered, once every command told before is handled, with the first socket-setup
+    error (or None)."""
+
+
+# ---- the pump's own state ------------------------------------------------------------------
 
 
 @dataclass
@@ -56,273 +128,149 @@ class _Channel:
     endpoint: str
     socket: zmq.Socket | None = None
     calls: deque[_Call] = field(default_factory=deque)
+    used: float = 0.0  # when the last call started
 
 
-class Pump:
-    def __init__(
-        self,
-        role: str,
-        node: str,
-        lamport: LamportClock,
-        clock: AdjustedClock | None = None,
-        request_deadline: float = 2.0,
-    ) -> None:
-        self.role, self.node = role, node
-        self.lamport = lamport
-        self.clock = clock or AdjustedClock()
-        self.request_deadline = request_deadline
-        self._ctx = zmq.Context()
-        self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self._asleep = threading.Event()  # set: the pump may be blocked in poll
-        self._asleep.set()
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
-        self._poller = zmq.Poller()
-        self._poller.register(self._wake_r, zmq.POLLIN)
-        self._handlers: dict[zmq.Socket, Callable[[list[bytes]], None]] = {}
+class PumpActor(BaseActor):
+    actor_name = "pump"
+    _ctx: zmq.Context
+
+    @staticmethod
+    def _create_actor_inbox() -> PumpInbox:
+        # Pykka's private hook (see transport/pump_inbox.py and the test that pins it).
+        return PumpInbox()
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(node)
+        self.inbox = cast(PumpInbox, self.actor_inbox)
         self._named: dict[str, zmq.Socket] = {}
         self._channels: dict[tuple[str, str], _Channel] = {}
         self._pending: dict[int, _Pending] = {}
+        self._serving: dict[str, Serve] = {}
         self._tokens = itertools.count(1)
-        self._running = True
         self._setup_errors: list[zmq.ZMQError] = []
-        self._thread = threading.Thread(target=self._run, name=f"pump-{node}", daemon=True)
+        self._last_round = time.monotonic()
+        self._shed = 0  # requests shed since the last `requests_shed` line
 
-    # ---- lifecycle --------------------------------------------------------------------
+    def started(self) -> None:
+        self._ctx = zmq.Context()
+        self.inbox.on_round = self._check_deadlines
 
-    def start(self) -> Pump:
-        """Start the pump thread once the sockets asked for so far are set up (raises if
-        one could not be, e.g. a port already in use)."""
-        self._thread.start()
-        self.ready()
-        return self
-
-    def ready(self, timeout: float = 5.0) -> None:
-        """Wait until every socket asked for so far is set up; raise the first failure."""
-        done = threading.Event()
-        self._submit(done.set)
-        if not done.wait(timeout):
-            raise RuntimeError(f"socket pump of {self.node} is not responding")
-        if self._setup_errors:
-            raise self._setup_errors[0]
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._thread.ident is None:  # never started: no socket was ever opened
-            self._ctx.term()
-            return
-        self._submit(self._halt)
-        self._thread.join(timeout)
-
-    def _halt(self) -> None:
-        self._running = False
-
-    # ---- commands (thread-safe) -------------------------------------------------------
-
-    def _submit(self, command: Callable[[], None]) -> None:
-        self._commands.put(command)
-        if self._asleep.is_set():  # one wake-up byte per batch of commands, not per command
-            self._asleep.clear()
-            with contextlib.suppress(BlockingIOError):  # a full pipe: the pump is awake
-                os.write(self._wake_w, b"x")
-
-    def serve(
-        self, key: str, endpoint: str, bind: bool, hops: int, on_request: Callable[[Inbound], None]
-    ) -> None:
-        """A ROUTER socket answering requests; `hops` routing frames precede the delimiter
-        (1 when peers connect directly, 2 behind the broker's DEALER)."""
-        self._open(lambda: self._open_router(key, endpoint, bind, hops, on_request))
-
-    def publisher(self, key: str, endpoint: str) -> None:
-        self._open(lambda: self._open_pub(key, endpoint))
-
-    def subscriber(
-        self,
-        key: str,
-        endpoint: str,
-        topics: list[str],
-        on_publication: Callable[[Publication], None],
-    ) -> None:
-        self._open(lambda: self._open_sub(key, endpoint, topics, on_publication))
-
-    def subscribe(self, key: str, topic: str, on: bool = True) -> None:
-        option = zmq.SUBSCRIBE if on else zmq.UNSUBSCRIBE
-        self._submit(lambda: self._named[key].setsockopt(option, topic.encode()))
-
-    def reply(self, inbound: Inbound, data: dict[str, Any]) -> None:
-        self._submit(lambda: self._send_reply(inbound.token, data))
-
-    def publish(
-        self, key: str, topic: str, message: dict[str, Any], clock: int | None = None
-    ) -> None:
-        self._submit(lambda: self._send_publication(key, topic, message, clock))
-
-    def request(self, call: Call, on_done: Callable[[Response], None]) -> None:
-        """Send `call` with retries; `on_done` gets the Response (on the pump thread, so it
-        must only hand over)."""
-        pending = _Call(call, on_done)
-        self._submit(lambda: self._enqueue_call(pending))
-
-    # ---- socket setup (pump thread) ---------------------------------------------------
-
-    def _open(self, opener: Callable[[], None]) -> None:
-        def run() -> None:
-            try:
-                opener()
-            except zmq.ZMQError as exc:  # kept for ready(): the owner decides what is fatal
-                log.error("socket_setup_failed", error=str(exc))
-                self._setup_errors.append(exc)
-
-        self._submit(run)
-
-    def _socket(self, kind: int, endpoint: str, bind: bool = False) -> zmq.Socket:
-        """A socket bound or connected to `endpoint` (closed again if that fails: a socket
-        left open would block the context's termination)."""
-        sock = self._ctx.socket(kind)
-        try:
-            self._configure(sock)
-            sock.bind(endpoint) if bind else sock.connect(endpoint)
-        except zmq.ZMQError:
-            sock.close(0)
-            raise
-        return sock
-
-    @staticmethod
-    def _configure(sock: zmq.Socket) -> None:
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.RECONNECT_IVL, 100)
-        sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
-        sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
-        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
-
-    def _register(
-        self, key: str, sock: zmq.Socket, handler: Callable[[list[bytes]], None] | None
-    ) -> None:
-        self._named[key] = sock
-        if handler is not None:
-            self._handlers[sock] = handler
-            self._poller.register(sock, zmq.POLLIN)
-
-    def _open_router(
-        self, key: str, endpoint: str, bind: bool, hops: int, on_request: Callable[[Inbound], None]
-    ) -> None:
-        sock = self._socket(zmq.ROUTER, endpoint, bind)
-        self._register(key, sock, lambda frames: self._on_request(key, hops, frames, on_request))
-
-    def _open_pub(self, key: str, endpoint: str) -> None:
-        sock = self._socket(zmq.PUB, endpoint)
-        self._register(key, sock, None)
-
-    def _open_sub(
-        self,
-        key: str,
-        endpoint: str,
-        topics: list[str],
-        on_publication: Callable[[Publication], None],
-    ) -> None:
-        sock = self._socket(zmq.SUB, endpoint)
-        for topic in topics:
-            sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
-        self._register(key, sock, lambda frames: self._on_publication(key, frames, on_publication))
-
-    # ---- the loop ---------------------------------------------------------------------
-
-    def _run(self) -> None:
-        bind_node(self.role, self.node, self.lamport, actor="pump")
-        try:
-            while self._running:
-                for sock, _ in self._poller.poll(POLL_MS):
-                    if sock == self._wake_r:
-                        self._drain_commands()
-                    else:
-                        self._read(sock)
-                self._check_deadlines()
-        finally:
-            self._close_all()
-
-    def _drain_commands(self) -> None:
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except BlockingIOError:
-            pass
-        self._asleep.set()  # before draining: a command put after this point writes a byte
-        while True:
-            try:
-                command = self._commands.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                command()
-            except Exception:
-                log.exception("pump_command_failed")
-
-    def _read(self, sock: zmq.Socket) -> None:
-        handler = self._handlers.get(sock)
-        # Bounded so one busy socket cannot starve the others; a REQ socket holds one reply.
-        for _ in range(1 if sock.type == zmq.REQ else 100):
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            except zmq.ZMQError:
-                log.exception("pump_receive_failed")
-                return
-            if handler is None:
-                return
-            try:
-                handler(frames)
-            except Exception:
-                log.exception("pump_handler_failed")
-
-    def _close_all(self) -> None:
+    def on_stop(self) -> None:
+        self.inbox.close()
         for channel in self._channels.values():
             if channel.socket is not None:
                 channel.socket.close(0)
         for sock in self._named.values():
             sock.close(0)
         self._ctx.term()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
 
-    # ---- serving ----------------------------------------------------------------------
+    @handles(Ready)
+    def _ready(self, _: Ready) -> zmq.ZMQError | None:
+        return self._setup_errors[0] if self._setup_errors else None
 
-    def _on_request(
-        self, key: str, hops: int, frames: list[bytes], on_request: Callable[[Inbound], None]
-    ) -> None:
+    # ---- socket setup -------------------------------------------------------------------
+
+    @handles(Serve)
+    def _serve(self, command: Serve) -> None:
+        sock = self._open(command.key, zmq.ROUTER, command.endpoint, command.bind)
+        if sock is not None:
+            self._serving[command.key] = command
+            self.inbox.watch(sock, lambda frames: self._on_request(command, frames), BURST)
+
+    @handles(OpenPublisher)
+    def _publisher(self, command: OpenPublisher) -> None:
+        self._open(command.key, zmq.PUB, command.endpoint)
+
+    @handles(OpenSubscriber)
+    def _subscriber(self, command: OpenSubscriber) -> None:
+        sock = self._open(command.key, zmq.SUB, command.endpoint)
+        if sock is not None:
+            for topic in command.topics:
+                sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+            self.inbox.watch(sock, lambda frames: self._on_publication(command, frames), BURST)
+
+    @handles(Subscribe)
+    def _subscribe(self, command: Subscribe) -> None:
+        option = zmq.SUBSCRIBE if command.on else zmq.UNSUBSCRIBE
+        self._named[command.key].setsockopt(option, command.topic.encode())
+
+    def _open(self, key: str, kind: int, endpoint: str, bind: bool = False) -> zmq.Socket | None:
+        try:
+            sock = self._socket(kind, endpoint, bind)
+        except zmq.ZMQError as exc:  # kept for Ready: the role decides what is fatal
+            log.error("socket_setup_failed", socket=key, error=str(exc))
+            self._setup_errors.append(exc)
+            return None
+        self._named[key] = sock
+        return sock
+
+    def _socket(self, kind: int, endpoint: str, bind: bool = False) -> zmq.Socket:
+        """A socket bound or connected to `endpoint` (closed again if that fails: a socket
+        left open would block the context's termination)."""
+        sock = self._ctx.socket(kind)
+        try:
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.RECONNECT_IVL, 100)
+            sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+            sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
+            sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
+            sock.setsockopt(zmq.MAXMSGSIZE, codec.HARD_FRAME_BYTES)
+            sock.setsockopt(zmq.SNDHWM, codec.HWM)
+            sock.setsockopt(zmq.RCVHWM, codec.HWM)
+            sock.bind(endpoint) if bind else sock.connect(endpoint)
+        except zmq.ZMQError:
+            sock.close(0)
+            raise
+        return sock
+
+    # ---- serving ------------------------------------------------------------------------
+
+    def _on_request(self, serve: Serve, frames: list[bytes], refusal: str = "") -> None:
+        """Hand a request to the actors, or answer it here: `refusal` (a backlog found after
+        a pause), bytes that are no request, too many requests already in progress."""
+        hops = serve.hops
         cut = hops + 1 if len(frames) > hops and frames[hops] == b"" else hops
         envelope, body = frames[:cut], frames[cut:]
         if not body:
             return
         token = next(self._tokens)
+        now = time.monotonic()
         try:
             request = codec.decode_request(body[-1])
         except codec.DecodeError as exc:
+            self.node.lamport.merge(exc.clock)
             self._pending[token] = _Pending(
-                key, envelope, codec.MSGPACK, "unknown", 0.0, received=time.monotonic()
+                serve.key, envelope, exc.fmt, exc.service, 0.0, exc.clock, now
             )
             log.warning("request_rejected", reason=str(exc), size=len(body[-1]))
             self._send_reply(token, codec.error_data(str(exc)))
             return
-        self.lamport.merge(request.clock)
-        now = time.monotonic()
-        self._pending[token] = _Pending(
-            key,
-            envelope,
-            request.fmt,
-            request.service,
-            now + self.request_deadline,
-            request.clock,
-            now,
+        self.node.lamport.merge(request.clock)
+        deadline = now + self.node.timing.request_deadline
+        pending = _Pending(
+            serve.key, envelope, request.fmt, request.service, deadline, request.clock, now
         )
-        on_request(Inbound(key, token, request))
+        if not refusal and len(self._pending) >= MAX_PENDING:
+            self._shed += 1
+            refusal = "server busy: too many requests in progress; retry later"
+        self._pending[token] = pending
+        if refusal:
+            self._send_reply(token, codec.error_data(refusal))
+            return
+        sender = envelope[hops - 1] if len(envelope) >= hops else b""
+        serve.on_request(Inbound(serve.key, token, request, sender, now))
+
+    @handles(Reply)
+    def _reply(self, command: Reply) -> None:
+        self._send_reply(command.inbound.token, command.data)
 
     def _send_reply(self, token: int, data: dict[str, Any]) -> None:
         pending = self._pending.pop(token, None)
         if pending is None:
             return  # already answered (late reply after the deadline reply)
-        clock = self.lamport.tick()
-        payload = codec.encode(pending.service, data, clock, self.clock.now(), pending.fmt)
+        clock = self.node.lamport.tick()
+        payload = codec.encode(pending.service, data, clock, self.node.clock.now(), pending.fmt)
         self._named[pending.key].send_multipart([*pending.envelope, payload])
         log.info(
             "request_handled",
@@ -336,24 +284,44 @@ class Pump:
 
     def _check_deadlines(self) -> None:
         now = time.monotonic()
+        paused, self._last_round = now - self._last_round, now
+        if paused > self.node.timing.request_deadline:
+            self._refuse_backlog(paused)
+        if self._shed:
+            log.warning("requests_shed", count=self._shed, pending=len(self._pending))
+            self._shed = 0
         late = [t for t, p in self._pending.items() if p.deadline and p.deadline <= now]
         for token in late:
             log.warning("request_deadline_missed", service=self._pending[token].service)
             self._send_reply(token, codec.error_data("server busy: no answer in time, retry"))
         self._check_calls(now)
 
-    # ---- publications -----------------------------------------------------------------
+    def _refuse_backlog(self, paused: float) -> None:
+        """This process did not run for `paused` seconds (stopped, or starved): the client
+        requests queued meanwhile are stale (their clients have retried, maybe on another
+        replica, which may have stored them), so they are refused, not served."""
+        log.warning("pump_paused", seconds=round(paused, 3))
+        text = f"this server did not run for {paused:.1f}s; retry"
+        for serve in self._serving.values():
+            if serve.hops < 2:  # server-to-server requests are idempotent: serve them
+                continue
+            sock = self._named[serve.key]
+            for _ in range(MAX_PENDING):
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                self._on_request(serve, frames, refusal=text)
 
-    def _send_publication(
-        self, key: str, topic: str, message: dict[str, Any], clock: int | None
-    ) -> None:
-        stamp = clock if clock is not None else self.lamport.tick()
-        body = codec.stamped_publication(message, stamp)
-        self._named[key].send_multipart([topic.encode(), codec.pack(body)])
+    # ---- publications -------------------------------------------------------------------
 
-    def _on_publication(
-        self, key: str, frames: list[bytes], on_publication: Callable[[Publication], None]
-    ) -> None:
+    @handles(Publish)
+    def _publish(self, command: Publish) -> None:
+        stamp = command.clock if command.clock is not None else self.node.lamport.tick()
+        body = codec.stamped_publication(command.message, stamp)
+        self._named[command.key].send_multipart([command.topic.encode(), codec.pack(body)])
+
+    def _on_publication(self, subscriber: OpenSubscriber, frames: list[bytes]) -> None:
         split = codec.split_publication(frames)
         if split is None:
             return
@@ -364,34 +332,45 @@ class Pump:
             return
         if not isinstance(message, dict):
             return
-        self.lamport.merge(codec.clock_of(message))
-        on_publication(Publication(key, topic, message))
+        self.node.lamport.merge(codec.clock_of(message))
+        subscriber.on_publication(Publication(subscriber.key, topic, message))
 
-    # ---- outgoing requests (Lazy Pirate, one REQ socket per endpoint and lane) --------
+    # ---- outgoing requests (Lazy Pirate, one REQ socket per endpoint and lane) ----------
 
-    def _enqueue_call(self, call: _Call) -> None:
-        key = (call.call.endpoint, call.call.lane)
-        channel = self._channels.setdefault(key, _Channel(call.call.endpoint))
-        channel.calls.append(call)
+    @handles(Request)
+    def _request(self, command: Request) -> None:
+        key = (command.call.endpoint, command.call.lane)
+        channel = self._channels.setdefault(key, _Channel(command.call.endpoint))
+        channel.calls.append(_Call(command.call, command.on_done))
         if len(channel.calls) == 1:
             self._send_call(channel)
 
+    def _close_channel(self, key: tuple[str, str], channel: _Channel) -> None:
+        if channel.socket is not None:
+            self.inbox.unwatch(channel.socket)
+            channel.socket.close(0)
+        del self._channels[key]
+
     def _reopen(self, channel: _Channel) -> zmq.Socket:
         if channel.socket is not None:
-            self._poller.unregister(channel.socket)
-            self._handlers.pop(channel.socket, None)
+            self.inbox.unwatch(channel.socket)
             channel.socket.close(0)
         sock = self._socket(zmq.REQ, channel.endpoint)
-        self._handlers[sock] = lambda frames: self._on_call_reply(channel, frames)
-        self._poller.register(sock, zmq.POLLIN)
+        self.inbox.watch(sock, lambda frames: self._on_call_reply(channel, frames), 1)
         channel.socket = sock
         return sock
 
     def _send_call(self, channel: _Channel) -> None:
         call = channel.calls[0]
-        sock = channel.socket or self._reopen(channel)
+        channel.used = time.monotonic()
+        try:
+            sock = channel.socket or self._reopen(channel)
+        except zmq.ZMQError as exc:  # an endpoint ZeroMQ refuses: this call fails, no other
+            log.warning("call_failed", endpoint=channel.endpoint, error=str(exc))
+            self._finish_call(channel, False, {}, f"cannot connect: {exc}")
+            return
         call.payload = codec.encode(
-            call.call.service, call.call.data, self.lamport.tick(), self.clock.now()
+            call.call.service, call.call.data, self.node.lamport.tick(), self.node.clock.now()
         )
         call.pirate = LazyPirate(call.call.timeout, call.call.retries, time.monotonic())
         sock.send(call.payload)
@@ -416,13 +395,17 @@ class Pump:
         if not isinstance(message, dict):
             self._finish_call(channel, False, {}, "bad reply")
             return
-        self.lamport.merge(codec.clock_of(message))
+        self.node.lamport.merge(codec.clock_of(message))
         data = message.get("data") if isinstance(message.get("data"), dict) else {}
         self._finish_call(channel, True, data, "")
 
     def _check_calls(self, now: float) -> None:
-        for channel in list(self._channels.values()):
-            if not channel.calls or channel.calls[0].pirate is None:
+        for key, channel in list(self._channels.items()):
+            if not channel.calls:
+                if now - channel.used > IDLE_CHANNEL:  # a departed peer's socket is closed
+                    self._close_channel(key, channel)
+                continue
+            if channel.calls[0].pirate is None:
                 continue
             verdict = channel.calls[0].pirate.check(now)
             if verdict is Verdict.RESEND:
@@ -430,3 +413,67 @@ class Pump:
             elif verdict is Verdict.GIVE_UP:
                 self._reopen(channel)
                 self._finish_call(channel, False, {}, "timeout")
+
+
+class Pump:
+    """What a role holds of its pump: the Transport its actors use, the setup calls of the
+    role itself, and the actor's ref (`ref`, stopped like any actor's)."""
+
+    def __init__(self, ref: pykka.ActorRef) -> None:
+        self.ref = ref
+        # Once the pump has stopped the process is stopping: commands are dropped, as a
+        # closed socket would drop them.
+        self._tell = teller(ref)
+
+    @classmethod
+    def start(cls, node: Node) -> Pump:
+        return cls(PumpActor.start(node))
+
+    def ready(self, timeout: float = 5.0) -> None:
+        """Wait until every socket asked for so far is set up; raise the first failure."""
+        try:
+            error = self.ref.ask(Ready(), timeout=timeout)
+        except pykka.Timeout as exc:
+            raise RuntimeError("the socket pump is not responding") from exc
+        if error is not None:
+            raise error
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.ref.stop(block=True, timeout=timeout)
+
+    # ---- setup (the role) ---------------------------------------------------------------
+
+    def serve(
+        self, key: str, endpoint: str, bind: bool, hops: int, on_request: Callable[[Inbound], None]
+    ) -> None:
+        self._tell(Serve(key, endpoint, bind, hops, on_request))
+
+    def publisher(self, key: str, endpoint: str) -> None:
+        self._tell(OpenPublisher(key, endpoint))
+
+    def subscriber(
+        self,
+        key: str,
+        endpoint: str,
+        topics: list[str],
+        on_publication: Callable[[Publication], None],
+    ) -> None:
+        self._tell(OpenSubscriber(key, endpoint, tuple(topics), on_publication))
+
+    # ---- transport.port.Transport (the actors) ------------------------------------------
+
+    def subscribe(self, key: str, topic: str, on: bool = True) -> None:
+        self._tell(Subscribe(key, topic, on))
+
+    def reply(self, inbound: Inbound, data: dict[str, Any]) -> None:
+        self._tell(Reply(inbound, data))
+
+    def publish(
+        self, key: str, topic: str, message: dict[str, Any], clock: int | None = None
+    ) -> None:
+        self._tell(Publish(key, topic, message, clock))
+
+    def request(self, call: Call, on_done: Callable[[Response], None]) -> None:
+        """Send `call` with retries; `on_done` gets the Response (in the pump's thread, so
+        it must only hand over)."""
+        self._tell(Request(call, on_done))

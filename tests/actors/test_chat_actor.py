@@ -23,6 +23,7 @@ from actors.messages import (
 from actors.rate_limit import DEFAULT_SHARE, FairShare
 from actors.routes import Routes
 from actors.scheduler import ManualScheduler
+from config.timing import DEFAULT_TIMING
 from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound
 from transport.port import Inbound
 from transport.protocol import Event, ReadHistory
@@ -305,3 +306,15 @@ def test_a_connection_over_its_share_is_refused_with_a_reason() -> None:
         chat.tell(ClientRequest(replace(make_inbound("users"), sender=b"greedy")))
     last = chat.transport.replies[-1].data
     assert "rate limit" in last["description"] and "requests" in last["description"]
+
+
+def test_a_request_that_waited_past_the_pumps_deadline_is_not_served() -> None:
+    chat, time = overloaded_chat()
+    stale = replace(make_inbound("login", {"user": "late"}), received=time.now())
+    time.advance(DEFAULT_TIMING.request_deadline + 0.1)  # the process was stopped meanwhile
+    chat.tell(ClientRequest(stale))
+    assert chat.replication.of(LocalWrite) == []  # no write its client was told had failed
+    assert not chat.transport.replied(stale)  # the pump answered it at its deadline
+    fresh = replace(make_inbound("login", {"user": "now"}), received=time.now())
+    chat.tell(ClientRequest(fresh))
+    assert len(chat.replication.of(LocalWrite)) == 1

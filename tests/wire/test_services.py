@@ -162,12 +162,30 @@ def test_bad_requests_get_erro_and_change_nothing(client, why, service, fields):
     assert "users" in data(client.request("users"))  # still serving
 
 
-def test_oversized_message_is_refused(client):
+def test_a_frame_over_the_limit_gets_an_erro_that_names_its_service_and_merges_its_clock(
+    client,
+):
     channel = unique("big")
     client.request("channel", channel=channel)
-    huge = "x" * (10 * 1024 * 1024)
-    assert_error(client.request("publish", user="u", channel=channel, message=huge))
+    big = "x" * (2 * 1024 * 1024)  # over the 1 MiB of a request, under the sockets' 4 MiB
+    body = {"service": "publish", "data": {"user": "u", "channel": channel, "message": big}}
+    sent_clock = 10**9
+    reply = msgpack.unpackb(client.send_frames([msgpack.packb({**body, "clock": sent_clock})]))
+    assert reply["service"] == "publish"
+    assert_error(reply)
+    assert "exceeds" in reply["data"]["description"]
+    assert reply["data"]["clock"] > sent_clock
     assert data(client.request("history", channel=channel))["messages"] == []
+
+
+def test_a_frame_beyond_the_sockets_limit_drops_only_its_connection(cluster, client):
+    greedy = RawClient(cluster.topology.broker, timeout=2.0)
+    try:
+        with pytest.raises(zmq.Again):  # the broker dropped that connection unread
+            greedy.send_frames([b"x" * (8 * 1024 * 1024)])
+    finally:
+        greedy.close()
+    assert "users" in data(client.request("users"))  # everyone else is served
 
 
 def test_random_bytes_get_erro(client):
