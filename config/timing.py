@@ -40,6 +40,10 @@ class Timing:
     startup_catchup_timeout: float = 3.0
     # Deadline for a client request inside a server (a REQ client must always get a reply).
     request_deadline: float = 2.0
+    # The socket pump: its longest wait between two rounds (how often deadlines are checked),
+    # and how long a socket to a peer with no call stays open (a departed peer's is closed).
+    pump_poll_interval: float = 0.05
+    idle_peer_socket: float = 60.0
 
     @property
     def liveness_timeout(self) -> float:

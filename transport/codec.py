@@ -17,12 +17,6 @@ from transport.numbers import wire_clock
 MSGPACK = "msgpack"
 JSON = "json"
 MAX_FRAME_BYTES = 1 << 20  # the application's limit: a larger request gets an erro
-# The sockets' own limit (ZMQ_MAXMSGSIZE) on everything that listens: a frame between the two
-# is read and refused with an erro that names its service; a larger one makes ZeroMQ drop that
-# connection before the frame is in memory.
-HARD_FRAME_BYTES = 4 * MAX_FRAME_BYTES
-# Messages a socket queues per peer (ZeroMQ's default is 1000): set, not inherited.
-HWM = 10_000
 MAX_SERVICE_CHARS = 64
 OK = "OK"
 SUCCESS = "sucesso"

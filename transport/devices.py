@@ -8,7 +8,7 @@ import threading
 import structlog
 import zmq
 
-from transport import codec
+from transport import sockets
 
 log = structlog.get_logger()
 
@@ -37,25 +37,20 @@ class Device:
 
     def _run(self) -> None:
         front_kind, back_kind = KINDS[self.kind]
-        sockets = []
+        owned = []
         try:
             front, back = self._ctx.socket(front_kind), self._ctx.socket(back_kind)
             control = self._ctx.socket(zmq.PAIR)
-            sockets = [front, back, control]
+            owned = [front, back, control]
             for sock in (front, back):
-                sock.setsockopt(zmq.LINGER, 0)
-                sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
-                sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
-                sock.setsockopt(zmq.MAXMSGSIZE, codec.HARD_FRAME_BYTES)
-                sock.setsockopt(zmq.SNDHWM, codec.HWM)
-                sock.setsockopt(zmq.RCVHWM, codec.HWM)
+                sockets.configure(sock)
             front.bind(self.front_bind)
             back.bind(self.back_bind)
             control.connect(self._control_addr)
         except zmq.ZMQError as exc:
             self._error = exc
             self._ready.set()
-            for sock in sockets:
+            for sock in owned:
                 sock.close(0)
             return
         log.info("device_started", kind=self.kind, front=self.front_bind, back=self.back_bind)
@@ -65,7 +60,7 @@ class Device:
         except zmq.ContextTerminated:
             pass
         finally:
-            for sock in sockets:
+            for sock in owned:
                 sock.close(0)
             log.info("device_stopped", kind=self.kind)
 

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from config.clocks import MAX_OFFSET
 from config.settings import default_peer_endpoint
@@ -27,6 +27,8 @@ from transport.fields import first, optional_int, require_message, require_name
 from transport.names import MAX_NAME_CHARS
 from transport.numbers import MAX_CLOCK, MAX_SEQ, bounded_int, finite, wire_timestamp
 from transport.port import Inbound
+
+T = TypeVar("T")
 
 
 class Service(StrEnum):
@@ -256,14 +258,19 @@ CLIENT_SERVICES: dict[str, Callable[[dict[str, Any]], ClientCall]] = {
 }
 
 
-def parse_client_request(service: str, data: dict[str, Any]) -> ClientCall | Refusal:
-    parse = CLIENT_SERVICES.get(service)
+def _parse(table: dict[str, Callable[..., T]], service: str, *args: Any) -> T | Refusal:
+    """The typed request `table` makes of `args` for `service`, or the refusal to send."""
+    parse = table.get(service)
     if parse is None:
         return Refusal(f"unknown service '{service}'")
     try:
-        return parse(data)
+        return parse(*args)
     except FieldError as exc:
         return Refusal(str(exc))
+
+
+def parse_client_request(service: str, data: dict[str, Any]) -> ClientCall | Refusal:
+    return _parse(CLIENT_SERVICES, service, data)
 
 
 def client_request(service: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -648,14 +655,7 @@ PEER_SERVICES: dict[str, Callable[[Inbound, dict[str, Any]], PeerRequest]] = {
 
 
 def parse_peer_request(inbound: Inbound) -> PeerRequest | Refusal:
-    request = inbound.request
-    parse = PEER_SERVICES.get(request.service)
-    if parse is None:
-        return Refusal(f"unknown service '{request.service}'")
-    try:
-        return parse(inbound, request.data)
-    except FieldError as exc:
-        return Refusal(str(exc))
+    return _parse(PEER_SERVICES, inbound.request.service, inbound, inbound.request.data)
 
 
 def push_request(events: Iterable[Event], origin: str) -> dict[str, Any]:
@@ -766,13 +766,7 @@ REFERENCE_SERVICES: dict[str, Callable[[dict[str, Any]], ReferenceCall]] = {
 
 
 def parse_reference_request(service: str, data: dict[str, Any]) -> ReferenceCall | Refusal:
-    parse = REFERENCE_SERVICES.get(service)
-    if parse is None:
-        return Refusal(f"unknown service '{service}'")
-    try:
-        return parse(data)
-    except FieldError as exc:
-        return Refusal(str(exc))
+    return _parse(REFERENCE_SERVICES, service, data)
 
 
 def rank_request(name: str, address: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import structlog
 import zmq
 
 from actors.base import BaseActor, Node, handles, teller
-from transport import codec
+from transport import codec, sockets
 from transport.lazy_pirate import LazyPirate, Verdict
 from transport.port import Call, Inbound, Publication, Response
 from transport.pump_inbox import PumpInbox
@@ -36,7 +36,6 @@ from transport.pump_inbox import PumpInbox
 log = structlog.get_logger()
 BURST = 100  # messages read from one socket per round; a REQ socket holds one reply
 MAX_PENDING = 10_000  # requests handed to actors and not answered yet; more are shed at once
-IDLE_CHANNEL = 60.0  # seconds after which a REQ socket to a peer with no call is closed
 
 
 # ---- the commands the façade tells the pump actor ---------------------------------------
@@ -155,6 +154,7 @@ class PumpActor(BaseActor):
     def started(self) -> None:
         self._ctx = zmq.Context()
         self.inbox.on_round = self._check_deadlines
+        self.inbox.poll_ms = round(self.node.timing.pump_poll_interval * 1000)
 
     def on_stop(self) -> None:
         self.inbox.close()
@@ -210,14 +210,7 @@ class PumpActor(BaseActor):
         left open would block the context's termination)."""
         sock = self._ctx.socket(kind)
         try:
-            sock.setsockopt(zmq.LINGER, 0)
-            sock.setsockopt(zmq.RECONNECT_IVL, 100)
-            sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
-            sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
-            sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
-            sock.setsockopt(zmq.MAXMSGSIZE, codec.HARD_FRAME_BYTES)
-            sock.setsockopt(zmq.SNDHWM, codec.HWM)
-            sock.setsockopt(zmq.RCVHWM, codec.HWM)
+            sockets.configure(sock)
             sock.bind(endpoint) if bind else sock.connect(endpoint)
         except zmq.ZMQError:
             sock.close(0)
@@ -402,7 +395,7 @@ class PumpActor(BaseActor):
     def _check_calls(self, now: float) -> None:
         for key, channel in list(self._channels.items()):
             if not channel.calls:
-                if now - channel.used > IDLE_CHANNEL:  # a departed peer's socket is closed
+                if now - channel.used > self.node.timing.idle_peer_socket:
                     self._close_channel(key, channel)
                 continue
             if channel.calls[0].pirate is None:

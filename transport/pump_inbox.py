@@ -25,13 +25,12 @@ import structlog
 import zmq
 
 log = structlog.get_logger()
-POLL_MS = 50  # the longest wait between two rounds: how often deadlines are checked
 
 
 class PumpInbox:
     """A Pykka inbox (put/get/empty) that also polls sockets; `get()` runs in the actor."""
 
-    poll_ms = POLL_MS
+    poll_ms = 50  # the longest wait between two rounds (the pump sets its Timing's)
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()

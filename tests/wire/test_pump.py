@@ -36,8 +36,9 @@ def endpoint() -> str:
 def start_pump() -> Iterator[StartPump]:
     pumps: list[Pump] = []
 
-    def start(request_deadline: float = 2.0) -> Pump:
-        pump = Pump.start(Node("test", "p", timing=Timing(request_deadline=request_deadline)))
+    def start(request_deadline: float = 2.0, idle_peer_socket: float = 60.0) -> Pump:
+        timing = Timing(request_deadline=request_deadline, idle_peer_socket=idle_peer_socket)
+        pump = Pump.start(Node("test", "p", timing=timing))
         pumps.append(pump)
         return pump
 
@@ -264,15 +265,14 @@ def test_after_a_pause_the_client_backlog_is_refused_not_served(
 
 
 def test_the_socket_to_a_peer_no_longer_called_is_closed(
-    start_pump: StartPump, endpoint: str, monkeypatch: pytest.MonkeyPatch
+    start_pump: StartPump, endpoint: str
 ) -> None:
-    monkeypatch.setattr("transport.pump.IDLE_CHANNEL", 0.2)
     peer = zmq.Context.instance().socket(zmq.ROUTER)  # a peer that answers once
     peer.setsockopt(zmq.LINGER, 0)
     peer.bind(endpoint)
     monitor = peer.get_monitor_socket(zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
     try:
-        pump = start_pump()
+        pump = start_pump(idle_peer_socket=0.2)
         answered: list[Response] = []
         pump.request(Call(endpoint, "ping", {}, 2.0, 0), answered.append)
         frames = peer.recv_multipart()
