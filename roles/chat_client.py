@@ -6,13 +6,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FuturesTimeout
+from pathlib import Path
 from typing import Any
 
 import pykka
 
 from actors.base import Node
-from actors.session import ClusterRequest, Incoming, SessionActor, Subscribe, Unreachable
+from actors.session import (
+    ClusterRequest,
+    Incoming,
+    SessionActor,
+    Subscribe,
+    Unreachable,
+    UseKey,
+)
 from config.timing import DEFAULT_TIMING, Timing
+from roles.keyring import DEFAULT_HOME, account_key
+from transport import protocol, sealing
 from transport.port import SUB
 from transport.protocol import Delivery
 from transport.pump import Pump
@@ -29,12 +39,16 @@ class ChatClient:
         on_delivery: Callable[[Delivery], None],
         node: Node | None = None,
         timing: Timing = DEFAULT_TIMING,
+        keys_home: Path = DEFAULT_HOME,
     ) -> None:
+        """`keys_home`: where the key pair of each claimed name is kept (roles.keyring)."""
         self.node = node or Node("client", "client", timing=timing)
         self.pump = Pump(self.node.role, self.node.name, self.node.lamport, self.node.clock)
         self.session = SessionActor.start(self.node, self.pump, broker, on_delivery)
         self.pump.subscriber(SUB, proxy_sub, [], lambda pub: self.session.tell(Incoming(pub)))
         self.user = ""
+        self.token = ""  # of a claimed name, sent with the requests that act as the user
+        self.keys_home = keys_home
         try:
             self.pump.start()
         except BaseException:  # e.g. a malformed endpoint: leave no actor thread behind
@@ -44,7 +58,7 @@ class ChatClient:
     def call(self, service: str, **data: Any) -> dict[str, Any]:
         """Send one request; returns the reply's data or raises Unreachable."""
         result: Future = Future()
-        self._tell(ClusterRequest(service, data, result))
+        self._tell(ClusterRequest(service, data, result, self.token))
         # The pump always settles a call (reply or Unreachable after its retries); the bound
         # only guards against a dead pump. Calls from several threads queue one by one.
         try:
@@ -61,10 +75,17 @@ class ChatClient:
         except pykka.ActorDeadError as exc:
             raise Unreachable("the client is closed") from exc
 
-    def login(self, user: str) -> dict[str, Any]:
-        reply = self.call("login", user=user)
+    def login(self, user: str, password: str = "") -> dict[str, Any]:
+        """Log in; with a password, claim the name if it is free (or prove it if it is
+        claimed), and have private messages sealed to this account's key."""
+        key = account_key(self.keys_home, user) if password else b""
+        public_key = sealing.public_key_of(key) if key else ""
+        reply = self.call("login", **protocol.login_request(user, password, public_key))
         if reply.get("status") == "sucesso":
             self.user = user
+            self.token = protocol.parse_login_token(reply)
+            if key:
+                self._tell(UseKey(key))
             self.subscribe(user)
         return reply
 
