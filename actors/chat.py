@@ -144,7 +144,7 @@ class ChatActor(BaseActor):
             refusal = f"too many wrong passwords for '{user}': retry in {math.ceil(wait)} s"
         if refusal:
             if isinstance(decision, ClaimName):
-                self.rules.claiming.discard(user)
+                self.rules.abandon_claim(decision.login)
             self._answer(inbound, protocol.Refusal(refusal).reply)
             return
         self.routes.tell("passwords", PasswordWork(inbound, decision))

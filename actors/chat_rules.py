@@ -149,9 +149,13 @@ class ChatRules:
     def claim(self, login: Login, record: AccountRecord) -> Answer | Write:
         """Store the new record of a ClaimName, unless another claim got there first."""
         if login.user in self.accounts:
-            self.claiming.discard(login.user)
+            self.abandon_claim(login)
             return _error(f"the name '{login.user}' was claimed meanwhile")
         return self._account_write(record)
+
+    def abandon_claim(self, login: Login) -> None:
+        """A ClaimName decided here goes no further."""
+        self.claiming.discard(login.user)
 
     def logged_in(self, login: Login, record: AccountRecord) -> Answer | Write:
         """A VerifyPassword that matched: the token; and a new record first if the client

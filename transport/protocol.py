@@ -18,7 +18,7 @@ import json
 import math
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -124,17 +124,14 @@ class AccountRecord:
     the same name (a new public key) has a higher `generation`."""
 
     user: str
-    salt: bytes
-    digest: bytes
+    salt: bytes = field(repr=False)  # the secrets never in a log line or a traceback
+    digest: bytes = field(repr=False)
     n: int
     r: int
     p: int
-    token_key: bytes
+    token_key: bytes = field(repr=False)
     public_key: str = ""
     generation: int = 0
-
-    def __repr__(self) -> str:  # never the hash or the key, in a log line or a traceback
-        return f"AccountRecord(user={self.user!r}, generation={self.generation})"
 
 
 # Bounds of a replicated record: a forged one must not make a server hash with a gigabyte.
@@ -233,11 +230,8 @@ class Login:
     `public_key` (base64 Curve25519) is where the user's private messages get sealed."""
 
     user: str
-    password: str = ""
+    password: str = field(default="", repr=False)  # never in a log line or a traceback
     public_key: str = ""
-
-    def __repr__(self) -> str:  # never the password, in a log line or a traceback
-        return f"Login(user={self.user!r}, public_key={self.public_key!r})"
 
 
 @dataclass(frozen=True)
@@ -269,7 +263,7 @@ class Publish:
     channel: str
     message: str
     request_id: str = ""
-    token: str = ""  # the session token of a claimed name (our extension)
+    token: str = field(default="", repr=False)  # the session token of a claimed name
 
 
 @dataclass(frozen=True)
@@ -278,7 +272,7 @@ class SendMessage:
     dst: str
     message: str
     request_id: str = ""
-    token: str = ""
+    token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -290,7 +284,7 @@ class ReadHistory:
     peer: str = ""
     limit: int = HISTORY_DEFAULT
     before_clock: int | None = None
-    token: str = ""
+    token: str = field(default="", repr=False)
 
 
 ClientCall = Login | ListUsers | CreateChannel | ListChannels | Publish | SendMessage | ReadHistory

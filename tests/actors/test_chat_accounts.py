@@ -71,12 +71,12 @@ def chat() -> Chat:
 
 
 def test_a_claim_is_replicated_then_answered_with_a_token(chat: Chat) -> None:
-    token = chat.claim("ana", "pw")
+    token = chat.claim("ana", "correct horse")
     assert token.startswith("ana.")
     write = chat.replication.messages[-1]
-    assert "pw" not in write.fields["message"]  # the hash, never the password
+    assert "horse" not in write.fields["message"]  # the hash, never the password
     assert protocol.is_claimed_refusal(chat.answer(chat.ask("login", user="ana")))
-    again = chat.answer(chat.ask("login", user="ana", password="pw"))
+    again = chat.answer(chat.ask("login", user="ana", password="correct horse"))
     assert again["status"] == "sucesso" and again["token"]
     assert len(chat.replication.messages) == 1  # a login of a claimed name writes nothing
 
