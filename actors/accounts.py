@@ -41,6 +41,13 @@ def with_public_key(record: AccountRecord, public_key: str) -> AccountRecord:
     return replace(record, public_key=public_key, generation=record.generation + 1)
 
 
+def with_password(record: AccountRecord, password: str, public_key: str) -> AccountRecord:
+    """The next record of an account, with a new password and a new token key (every token
+    issued before is void); slow: hashes it."""
+    fresh = new_account(record.user, password, public_key or record.public_key)
+    return replace(fresh, generation=record.generation + 1)
+
+
 def password_matches(record: AccountRecord, password: str) -> bool:
     """Slow: hashes `password` as the record's was."""
     digest = _scrypt(password, record.salt, record.n, record.r, record.p)

@@ -159,7 +159,9 @@ class ChatRules:
 
     def logged_in(self, login: Login, record: AccountRecord) -> Answer | Write:
         """A VerifyPassword that matched: the token; and a new record first if the client
-        brings a new public key."""
+        changes its password (`record` is then the new one) or brings a new public key."""
+        if login.new_password:
+            return self._account_write(record)
         if login.public_key and login.public_key != record.public_key:
             return self._account_write(with_public_key(record, login.public_key))
         return Answer(protocol.login_reply(issue_token(record, self.wall())))

@@ -105,8 +105,8 @@ class PasswordWork:
 
 @dataclass(frozen=True)
 class PasswordDone:
-    """Back to the chat actor: the record the password matched or was hashed into; None for
-    a wrong password."""
+    """Back to the chat actor: the record the password matched or was hashed into (for a
+    password change, the account's next record); None for a wrong password."""
 
     inbound: Inbound
     decision: VerifyPassword | ClaimName

@@ -75,12 +75,14 @@ class ChatClient:
         except pykka.ActorDeadError as exc:
             raise Unreachable("the client is closed") from exc
 
-    def login(self, user: str, password: str = "") -> dict[str, Any]:
+    def login(self, user: str, password: str = "", new_password: str = "") -> dict[str, Any]:
         """Log in; with a password, claim the name if it is free (or prove it if it is
-        claimed), and have private messages sealed to this account's key."""
+        claimed, and change it to `new_password` if given), and have private messages
+        sealed to this account's key."""
         key = account_key(self.keys_home, user) if password else b""
         public_key = sealing.public_key_of(key) if key else ""
-        reply = self.call("login", **protocol.login_request(user, password, public_key))
+        request = protocol.login_request(user, password, public_key, new_password)
+        reply = self.call("login", **request)
         if reply.get("status") == "sucesso":
             self.user = user
             self.token = protocol.parse_login_token(reply)

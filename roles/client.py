@@ -40,7 +40,7 @@ class ChatLike(Protocol):
 
     def subscribe(self, topic: str, on: bool = True) -> None: ...
 
-    def login(self, user: str, password: str = "") -> dict[str, Any]: ...
+    def login(self, user: str, password: str = "", new_password: str = "") -> dict[str, Any]: ...
 
     def close(self) -> None: ...
 
@@ -192,6 +192,8 @@ class Shell:
                 self._post(text)
             case cc.Register():
                 self._register()
+            case cc.ChangePassword():
+                self._change_password()
         return True
 
     def _register(self) -> None:
@@ -199,13 +201,28 @@ class Shell:
         if not password:
             self.out("no password: the name stays open to anyone")
             return
-        reply = self._ask(self._log_in(self.user, password))
-        if reply is None:
-            self.out(f"cluster unreachable at {self.broker}: giving up on /register")
-        elif cc.is_error(reply):
-            self.out(f"/register failed: {cc.error_text(reply)}")
-        else:
+        if self._account_call(
+            "/register", functools.partial(self.client.login, self.user, password)
+        ):
             self.out(f"{self.user} is yours: log in with its password from now on")
+
+    def _change_password(self) -> None:
+        old = self.secret(f"the present password of {self.user}: ")
+        new = self.secret("the new password: ") if old else ""
+        if not new:
+            self.out("no password: nothing changed")
+            return
+        call = functools.partial(self.client.login, self.user, old, new)
+        if self._account_call("/password", call):
+            self.out("password changed: your other sessions must log in again")
+
+    def _account_call(self, what: str, call: Callable[[], dict[str, Any]]) -> bool:
+        reply = self._ask(call)
+        if reply is None:
+            self.out(f"cluster unreachable at {self.broker}: giving up on {what}")
+        elif cc.is_error(reply):
+            self.out(f"{what} failed: {cc.error_text(reply)}")
+        return reply is not None and not cc.is_error(reply)
 
     def _join(self, channel: str) -> None:
         reply = self._request(f"/join {channel}", "channel", channel=channel, user=self.user)

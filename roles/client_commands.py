@@ -25,6 +25,7 @@ commands:
                            or your private conversation with USER (#name forces a channel)
   /register                claim your name with a password (then only you can use it,
                            and your private messages travel sealed to your key)
+  /password                change the password of your claimed name
   /help                    this help
   /quit                    leave the chat (also Ctrl-D or Ctrl-C)
   TEXT                     post TEXT to the current channel (//TEXT posts a line starting with /)"""
@@ -85,6 +86,11 @@ class Register:
 
 
 @dataclass(frozen=True)
+class ChangePassword:
+    pass
+
+
+@dataclass(frozen=True)
 class Invalid:
     error: str
 
@@ -100,6 +106,7 @@ Command = (
     | Quit
     | Post
     | Register
+    | ChangePassword
     | Invalid
 )
 
@@ -111,6 +118,7 @@ USAGE = {
     "msg": "/msg USER TEXT",
     "history": "/history [CHANNEL|USER]",
     "register": "/register",
+    "password": "/password",
     "help": "/help",
     "quit": "/quit",
 }
@@ -168,6 +176,7 @@ def parse(line: str) -> Command | None:
         "help": Help,
         "quit": Quit,
         "register": Register,
+        "password": ChangePassword,
     }
     return simple[name]()
 

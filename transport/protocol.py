@@ -227,11 +227,13 @@ def _operation(value: Any) -> Operation | None:
 @dataclass(frozen=True)
 class Login:
     """`password` (our extension) claims an unclaimed name or proves a claimed one;
-    `public_key` (base64 Curve25519) is where the user's private messages get sealed."""
+    `public_key` (base64 Curve25519) is where the user's private messages get sealed;
+    `new_password` replaces a claimed name's password (and so every token of it)."""
 
     user: str
     password: str = field(default="", repr=False)  # never in a log line or a traceback
     public_key: str = ""
+    new_password: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -315,7 +317,10 @@ def _login(data: dict[str, Any]) -> Login:
     public_key = optional_text(data, "public_key", 4 * sealing.KEY_BYTES)
     if public_key and sealing.decode_key(public_key) is None:
         raise FieldError("field 'public_key' must be the base64 of a 32-byte Curve25519 key")
-    return Login(user, password, public_key)
+    new_password = optional_text(data, "new_password", MAX_PASSWORD_CHARS)
+    if new_password and not password:
+        raise FieldError("a new_password needs the present password")
+    return Login(user, password, public_key, new_password)
 
 
 def _create_channel(data: dict[str, Any]) -> CreateChannel:
@@ -380,9 +385,12 @@ def client_request(service: str, data: dict[str, Any], token: str = "") -> dict[
     return data
 
 
-def login_request(user: str, password: str = "", public_key: str = "") -> dict[str, Any]:
+def login_request(
+    user: str, password: str = "", public_key: str = "", new_password: str = ""
+) -> dict[str, Any]:
     extra = {"password": password, "public_key": public_key} if password else {}
-    return {"user": user, **extra}
+    change = {"new_password": new_password} if new_password else {}
+    return {"user": user, **extra, **change}
 
 
 def login_reply(token: str) -> dict[str, Any]:

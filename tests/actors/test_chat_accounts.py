@@ -124,3 +124,16 @@ def test_a_message_to_a_user_with_a_key_is_published_sealed(chat: Chat) -> None:
     assert "psst" not in repr(pub.message)
     delivery = protocol.parse_delivery("ana", pub.message)
     assert delivery.opened(key).message == "psst"
+
+
+def test_a_password_change_voids_the_old_password_and_tokens(chat: Chat) -> None:
+    old_token = chat.claim("ana", "correct horse")
+    inbound = chat.ask("login", user="ana", password="correct horse", new_password="battery")
+    assert chat.store_last_write().op == Operation.ACCOUNT
+    new_token = chat.answer(inbound)["token"]
+    post = {"user": "ana", "channel": "general", "message": "hi"}
+    assert chat.answer(chat.ask("publish", **post, token=old_token))["status"] == "erro"
+    chat.ask("publish", **post, token=new_token)
+    assert chat.replication.messages[-1].op == Operation.PUBLISH
+    refused = chat.answer(chat.ask("login", user="ana", password="correct horse"))
+    assert "wrong password" in refused["description"]

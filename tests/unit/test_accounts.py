@@ -15,6 +15,7 @@ from actors.accounts import (
     new_account,
     password_matches,
     token_valid,
+    with_password,
     with_public_key,
 )
 from transport import protocol, sealing
@@ -183,3 +184,20 @@ def test_a_delivery_ignores_a_sealed_field_that_is_not_a_bounded_string() -> Non
     assert protocol.parse_delivery("ana", {**payload, "sealed": "x" * 70_000}).sealed == ""
     bogus = protocol.parse_delivery("ana", {**payload, "sealed": "not base64"})
     assert bogus.opened(sealing.new_private_key()).message == "psst"
+
+
+def test_a_new_password_voids_every_token_of_the_account(ana: AccountRecord) -> None:
+    old_token = issue_token(ana, NOW)
+    changed = with_password(ana, "n3w", "")
+    assert changed.generation == ana.generation + 1 and changed.public_key == ana.public_key
+    assert password_matches(changed, "n3w") and not password_matches(changed, "s3cret")
+    assert not token_valid(changed, old_token, NOW)
+    assert token_valid(changed, issue_token(changed, NOW), NOW)
+
+
+def test_a_new_password_needs_the_present_one_and_never_shows() -> None:
+    parse = protocol.parse_client_request
+    assert isinstance(parse("login", {"user": "ana", "new_password": "x"}), Refusal)
+    login = parse("login", {"user": "ana", "password": "old", "new_password": "n3w"})
+    assert login == Login("ana", "old", "", "n3w")
+    assert "n3w" not in repr(login) and "old" not in repr(login)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from actors.accounts import issue_token, new_account
+from actors.accounts import issue_token, new_account, with_password
 from actors.chat_rules import Answer, ChatRules, ClaimName, Decision, VerifyPassword, Write
 from actors.roster import Roster
 from transport import protocol, sealing
@@ -80,6 +80,14 @@ def test_a_verified_login_gets_a_token_or_stores_a_new_public_key(rules, record)
         protocol.parse_account(Event("a", 2, 2, Operation.ACCOUNT, **write.fields)).public_key
         == key
     )
+
+
+def test_a_password_change_stores_the_next_record(rules, record) -> None:
+    changed = with_password(record, "n3w", "")
+    write = rules.logged_in(Login("ana", "pw", "", "n3w"), changed)
+    assert isinstance(write, Write) and write.done["token"] == issue_token(changed, NOW)
+    stored = Event("a", 2, 2, Operation.ACCOUNT, **write.fields)
+    assert protocol.parse_account(stored) == changed
 
 
 def test_a_claimed_name_publishes_and_messages_only_with_its_token(rules, record) -> None:

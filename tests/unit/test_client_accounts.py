@@ -28,7 +28,7 @@ class Accounts:
     def subscribe(self, topic: str, on: bool = True) -> None:
         pass
 
-    def login(self, user: str, password: str = "") -> dict[str, Any]:
+    def login(self, user: str, password: str = "", new_password: str = "") -> dict[str, Any]:
         self.logins.append((user, password))
         known = self.passwords.get(user)
         if known is not None and not password:
@@ -36,7 +36,7 @@ class Accounts:
         if known is not None and password != known:
             return error_data("wrong password")
         if password:
-            self.passwords[user] = password
+            self.passwords[user] = new_password or password
         return {"status": "sucesso", **({"token": "t"} if password else {})}
 
     def close(self) -> None:
@@ -100,3 +100,22 @@ def test_register_without_a_password_claims_nothing() -> None:
     sh.handle_line("/register")
     assert "zoe" not in sh.client.passwords
     assert out[-1] == "no password: the name stays open to anyone"
+
+
+def test_password_asks_the_present_one_then_the_new_one() -> None:
+    prompts, secret = asked("pw", "n3w")
+    sh, out = shell(password="pw", secret=secret)
+    assert sh.login(asked()[1], "ana")
+    assert cc.parse("/password") == cc.ChangePassword()
+    sh.handle_line("/password")
+    assert prompts == ["the present password of ana: ", "the new password: "]
+    assert sh.client.passwords["ana"] == "n3w"
+    assert out[-1] == "password changed: your other sessions must log in again"
+
+
+def test_password_with_a_wrong_present_password_changes_nothing() -> None:
+    sh, out = shell(password="pw", secret=asked("nope", "n3w")[1])
+    assert sh.login(asked()[1], "ana")
+    sh.handle_line("/password")
+    assert sh.client.passwords["ana"] == "pw"
+    assert out[-1] == "/password failed: wrong password"

@@ -42,6 +42,7 @@ def every_replica_holds_the_account(cluster: Cluster) -> bool:
 
 
 def test_a_claim_holds_on_every_replica_and_after_all_servers_restart(cluster: Cluster) -> None:
+    """...and a password change voids the tokens issued before it, on every replica."""
     client = RawClient(cluster.topology.broker)
     try:
         claim = data(client, "login", user="ana", password="correct horse")
@@ -68,6 +69,16 @@ def test_a_claim_holds_on_every_replica_and_after_all_servers_restart(cluster: C
         again = data(client, "login", user="ana", password="correct horse")
         assert again["status"] == "sucesso" and again["token"]
         assert data(client, "login", user="bob")["status"] == "sucesso"  # open names stay open
+
+        change = {"password": "correct horse", "new_password": "battery staple"}
+        new_token = data(client, "login", user="ana", **change)["token"]
+
+        def old_token_void_everywhere() -> bool:
+            tries = [data(client, "publish", **post, token=token) for _ in range(2 * SERVERS)]
+            return all(reply["status"] == "erro" for reply in tries)
+
+        wait_for(old_token_void_everywhere, what="the old token refused by every replica")
+        assert data(client, "publish", **post, token=new_token)["status"] == "OK"
     finally:
         client.close()
 
