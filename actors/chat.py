@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import itertools
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from actors.backoff import Backoff
 from actors.base import BaseActor, Node, handles
-from actors.chat_rules import Answer, ChatRules, SameAsInFlight, Unsure, Write, request_key
+from actors.chat_rules import (
+    Answer,
+    ChatRules,
+    ClaimName,
+    Decision,
+    SameAsInFlight,
+    Unsure,
+    VerifyPassword,
+    Write,
+    request_key,
+)
 from actors.messages import (
     Applied,
     ClientRequest,
     HistoryQuery,
     LocalWrite,
     MessageHandled,
+    PasswordDone,
+    PasswordWork,
     RefreshThenRetry,
     WriteDone,
     WriteFailed,
@@ -24,7 +38,7 @@ from actors.roster import Roster
 from actors.routes import Routes
 from transport import protocol
 from transport.port import PUB, Inbound, Transport
-from transport.protocol import Operation, ReadHistory
+from transport.protocol import Event, Operation, ReadHistory
 
 MAX_WRITES_IN_FLIGHT = 1000
 
@@ -42,13 +56,19 @@ class ChatActor(BaseActor):
         now: Callable[[], float] = time.monotonic,
         share: FairShare = DEFAULT_SHARE,
         max_in_flight: int = MAX_WRITES_IN_FLIGHT,
+        accounts: Iterable[Event] = (),
+        wall: Callable[[], float] = time.time,
     ) -> None:
+        """`accounts`: the stored `account` events; `wall`: the time tokens expire by."""
         super().__init__(node)
         self.transport = transport
         self.routes = routes
         self.now = now
-        self.rules = ChatRules(Roster(users), Roster(channels))
+        self.rules = ChatRules(Roster(users), Roster(channels), wall=wall)
+        for event in accounts:
+            self.rules.apply(event)
         self.fairness = Fairness(share)
+        self.backoff = Backoff()
         self.waiting: dict[int, tuple[Inbound, Write]] = {}
         self.max_in_flight = max_in_flight
         self.stale = 0  # requests that waited longer than the pump's deadline: not served
@@ -60,6 +80,7 @@ class ChatActor(BaseActor):
     def stats(self) -> dict[str, Any]:
         return {
             "users": len(self.rules.users),
+            "accounts": len(self.rules.accounts),
             "channels": len(self.rules.channels),
             "requests_handled": self.handled,
             "writes_in_flight": len(self.waiting),
@@ -77,17 +98,16 @@ class ChatActor(BaseActor):
             self._answer(inbound, protocol.Refusal(refusal).reply)
             return
         parsed = protocol.parse_client_request(inbound.request.service, inbound.request.data)
-        decision = self.rules.decide(parsed, message.retried)
+        self._carry_out(message, self.rules.decide(parsed, message.retried), now)
+
+    def _carry_out(self, message: ClientRequest, decision: Decision, now: float) -> None:
+        inbound = message.inbound
         if isinstance(decision, Answer):
             self._answer(message.inbound, decision.data)
         elif isinstance(decision, Write):
-            if refusal := self._admit(inbound.sender, decision, now):
-                self.rules.abandon(decision)
-                self._answer(inbound, protocol.Refusal(refusal).reply)
-                return
-            token = next(self.tokens)
-            self.waiting[token] = (message.inbound, decision)
-            self.routes.tell("replication", LocalWrite(decision.op, decision.fields, token))
+            self._write(inbound, decision, now)
+        elif isinstance(decision, (VerifyPassword, ClaimName)):
+            self._check_password(inbound, decision, now)
         elif isinstance(decision, ReadHistory):
             self._count()
             self.routes.tell("persistence", HistoryQuery(message.inbound, decision))
@@ -104,15 +124,58 @@ class ChatActor(BaseActor):
             self.dropping = True
             self.log.warning("stale_requests_dropped", service=inbound.request.service)
 
+    def _write(self, inbound: Inbound, write: Write, now: float) -> None:
+        if refusal := self._admit(inbound.sender, write, now):
+            self.rules.abandon(write)
+            self._answer(inbound, protocol.Refusal(refusal).reply)
+            return
+        token = next(self.tokens)
+        self.waiting[token] = (inbound, write)
+        seal_to = self.rules.seal_key(write.fields.get("dst", ""))
+        self.routes.tell("replication", LocalWrite(write.op, write.fields, token, seal_to))
+
     def _admit(self, sender: bytes, write: Write, now: float) -> str | None:
         """Why this write may not start now, if it may not: too many writes already wait for
-        the replicas (shed load rather than queue without end), or this connection asks for
-        more than its share."""
+        the replicas (shed load rather than queue without end), or this connection (or the
+        claimed name it writes as) asks for more than its share."""
         if len(self.waiting) >= self.max_in_flight:
             return "server busy: too many writes waiting for replicas; retry later"
+        if write.op == Operation.ACCOUNT:
+            return None  # charged before its password was hashed
         if write.op in (Operation.LOGIN, Operation.CHANNEL):
             return self.fairness.new_name(sender, now)
-        return self.fairness.stored(sender, len(write.fields["message"].encode()), now)
+        user = write.fields["user"]
+        # a write as a claimed name was authorized by its token: the account's share
+        payer = ("account", user) if user in self.rules.accounts else sender
+        return self.fairness.stored(payer, len(write.fields["message"].encode()), now)
+
+    def _check_password(
+        self, inbound: Inbound, decision: VerifyPassword | ClaimName, now: float
+    ) -> None:
+        user = decision.login.user
+        refusal = self.fairness.password_check(inbound.sender, now)
+        if wait := self.backoff.wait(user, now):
+            refusal = f"too many wrong passwords for '{user}': retry in {math.ceil(wait)} s"
+        if refusal:
+            if isinstance(decision, ClaimName):
+                self.rules.abandon_claim(decision.login)
+            self._answer(inbound, protocol.Refusal(refusal).reply)
+            return
+        self.routes.tell("passwords", PasswordWork(inbound, decision))
+
+    @handles(PasswordDone)
+    def _password_done(self, done: PasswordDone) -> None:
+        login, now = done.decision.login, self.now()
+        if done.record is None:
+            delay = self.backoff.failed(login.user, now)
+            reason = f"wrong password for '{login.user}': next attempt in {delay:g} s"
+            self._answer(done.inbound, protocol.Refusal(reason).reply)
+        elif isinstance(done.decision, ClaimName):
+            self._carry_out(ClientRequest(done.inbound), self.rules.claim(login, done.record), now)
+        else:
+            self.backoff.succeeded(login.user)
+            decision = self.rules.logged_in(login, done.record)
+            self._carry_out(ClientRequest(done.inbound), decision, now)
 
     @handles(WriteDone)
     def _write_done(self, message: WriteDone) -> None:
@@ -120,7 +183,7 @@ class ChatActor(BaseActor):
         self.rules.apply(message.event)
         for asked in self._askers(inbound, write):
             self._answer(asked, write.done)
-        published = protocol.publication(message.event)
+        published = protocol.publication(message.event, self.rules.seal_key(message.event.dst))
         if published is not None:
             topic, payload = published
             self.transport.publish(PUB, topic, payload, clock=message.event.clock)

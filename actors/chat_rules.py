@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
+from actors.accounts import Accounts, issue_token, token_valid, with_public_key
 from actors.roster import Roster
 from transport import protocol
 from transport.codec import error_data
 from transport.protocol import (
+    AccountRecord,
     ClientCall,
     CreateChannel,
     Event,
@@ -56,8 +60,25 @@ class SameAsInFlight:
     key: tuple[str, str]
 
 
+@dataclass(frozen=True)
+class VerifyPassword:
+    """Login of a claimed name: check its password against `record` (slow, off this
+    thread), then `logged_in`."""
+
+    login: Login
+    record: AccountRecord
+
+
+@dataclass(frozen=True)
+class ClaimName:
+    """Login with a password of an unclaimed name: hash it into a new record (slow, off this
+    thread), then `claim`."""
+
+    login: Login
+
+
 # A ReadHistory decision: answer from the stored history.
-Decision = Answer | Write | ReadHistory | Unsure | SameAsInFlight
+Decision = Answer | Write | ReadHistory | Unsure | SameAsInFlight | VerifyPassword | ClaimName
 
 
 def request_key(write: Write) -> tuple[str, str] | None:
@@ -70,6 +91,10 @@ def _error(text: str) -> Answer:
     return Answer(error_data(text))
 
 
+def _needs_token(user: str) -> str:
+    return f"the name '{user}' is claimed: log in with its password first"
+
+
 REMEMBERED_REQUESTS = 100_000
 
 
@@ -80,6 +105,9 @@ class ChatRules:
     creating: set[str] = field(default_factory=set)
     requests: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
     in_flight: set[tuple[str, str]] = field(default_factory=set)
+    accounts: Accounts = field(default_factory=Accounts)
+    claiming: set[str] = field(default_factory=set)
+    wall: Callable[[], float] = time.time  # token expiry is wall-clock time
 
     def apply(self, event: Event) -> None:
         if event.request_id:
@@ -92,11 +120,16 @@ class ChatRules:
         if event.op == Operation.CHANNEL:
             self.channels.add(event.channel)
             self.creating.discard(event.channel)
+        if event.op == Operation.ACCOUNT:
+            self.accounts.apply(event)
+            self.claiming.discard(event.user)
 
     def abandon(self, write: Write) -> None:
         """A write decided here could not be stored."""
         if write.op == Operation.CHANNEL:
             self.creating.discard(write.fields["channel"])
+        if write.op == Operation.ACCOUNT:
+            self.claiming.discard(write.fields["user"])
         self.in_flight.discard(request_key(write) or ("", ""))
 
     def decide(self, request: ClientCall | Refusal, retried: bool = False) -> Decision:
@@ -109,16 +142,53 @@ class ChatRules:
                 self.creating.add(decision.fields["channel"])
             if key := request_key(decision):
                 self.in_flight.add(key)
+        if isinstance(decision, ClaimName):
+            self.claiming.add(decision.login.user)
         return decision
+
+    def claim(self, login: Login, record: AccountRecord) -> Answer | Write:
+        """Store the new record of a ClaimName, unless another claim got there first."""
+        if login.user in self.accounts:
+            self.abandon_claim(login)
+            return _error(f"the name '{login.user}' was claimed meanwhile")
+        return self._account_write(record)
+
+    def abandon_claim(self, login: Login) -> None:
+        """A ClaimName decided here goes no further."""
+        self.claiming.discard(login.user)
+
+    def logged_in(self, login: Login, record: AccountRecord) -> Answer | Write:
+        """A VerifyPassword that matched: the token; and a new record first if the client
+        changes its password (`record` is then the new one) or brings a new public key."""
+        if login.new_password:
+            return self._account_write(record)
+        if login.public_key and login.public_key != record.public_key:
+            return self._account_write(with_public_key(record, login.public_key))
+        return Answer(protocol.login_reply(issue_token(record, self.wall())))
+
+    def _account_write(self, record: AccountRecord) -> Write:
+        fields = {"user": record.user, "message": protocol.account_message(record)}
+        done = protocol.login_reply(issue_token(record, self.wall()))
+        return Write(Operation.ACCOUNT, fields, done)
+
+    def _authorized(self, token: str, *users: str) -> bool:
+        """Whether a request naming `users` may go on: none of them is claimed, or `token`
+        is a valid session token of one that is."""
+        records = [r for r in map(self.accounts.get, users) if r is not None]
+        now = self.wall()
+        return not records or any(token_valid(r, token, now) for r in records)
+
+    def seal_key(self, user: str) -> str:
+        """The public key private messages to `user` are sealed to ("" if none)."""
+        record = self.accounts.get(user)
+        return record.public_key if record else ""
 
     def _decide(self, request: ClientCall | Refusal) -> Decision:
         match request:
             case Refusal():
                 return _error(request.reason)
             case Login():
-                if request.user in self.users:
-                    return Answer(protocol.success())
-                return Write(Operation.LOGIN, {"user": request.user}, protocol.success())
+                return self._login(request)
             case ListUsers(after, limit):
                 return Answer(protocol.users_reply(*self.users.page(after, limit)))
             case ListChannels(after, limit):
@@ -126,12 +196,16 @@ class ChatRules:
             case CreateChannel():
                 return self._channel(request)
             case Publish():
+                if not self._authorized(request.token, request.user):
+                    return _error(_needs_token(request.user))
                 if request.channel not in self.channels:
                     return Unsure(f"unknown channel '{request.channel}'")
                 fields = {"user": request.user, "channel": request.channel}
                 post = {**fields, "message": request.message}
                 return self._once(request.user, request.request_id, Operation.PUBLISH, post)
             case SendMessage():
+                if not self._authorized(request.token, request.src):
+                    return _error(_needs_token(request.src))
                 if request.dst not in self.users:
                     return Unsure(f"unknown user '{request.dst}'")
                 private = {"user": request.src, "dst": request.dst, "message": request.message}
@@ -139,8 +213,26 @@ class ChatRules:
             case ReadHistory():
                 if request.channel and request.channel not in self.channels:
                     return Unsure(f"unknown channel '{request.channel}'")
+                if not request.channel and not self._authorized(
+                    request.token, request.user, request.peer
+                ):
+                    return _error("this conversation is private: log in with your password first")
                 return request
         assert_never(request)
+
+    def _login(self, request: Login) -> Decision:
+        record = self.accounts.get(request.user)
+        if record is not None:
+            if not request.password:
+                return Answer(protocol.claimed_refusal(request.user))
+            return VerifyPassword(request, record)
+        if request.password:
+            if request.user in self.claiming:
+                return _error(f"the name '{request.user}' is being claimed; try again")
+            return ClaimName(request)
+        if request.user in self.users:
+            return Answer(protocol.success())
+        return Write(Operation.LOGIN, {"user": request.user}, protocol.success())
 
     def _channel(self, request: CreateChannel) -> Decision:
         if request.channel in self.channels or request.channel in self.creating:

@@ -28,6 +28,7 @@ CREATE INDEX IF NOT EXISTS events_by_channel ON events (channel, clock, origin, 
     WHERE op = '{Operation.PUBLISH}';
 CREATE INDEX IF NOT EXISTS events_by_pair ON events (pair, clock, origin, seq)
     WHERE op = '{Operation.MESSAGE}';
+CREATE INDEX IF NOT EXISTS events_by_account ON events (user) WHERE op = '{Operation.ACCOUNT}';
 CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS channels (name TEXT PRIMARY KEY) WITHOUT ROWID;
 """
@@ -175,6 +176,13 @@ class EventStore:
 
     def users(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT name FROM users ORDER BY name")]
+
+    def accounts(self) -> list[Event]:
+        """The `account` events (every record of every claimed name)."""
+        rows = self.db.execute(
+            f"SELECT {COLUMNS} FROM events WHERE op = '{Operation.ACCOUNT}' ORDER BY user"
+        )
+        return list(map(_row_to_event, rows))
 
     def channels(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT name FROM channels ORDER BY name")]

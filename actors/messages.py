@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors.chat_rules import ClaimName, VerifyPassword
 from transport.port import Inbound, Response
-from transport.protocol import Event, Operation, Peer, ReadHistory
+from transport.protocol import AccountRecord, Event, Operation, Peer, ReadHistory
 
 # Requests and publications from the network arrive as the protocol's typed values
 # (transport/protocol.py: PushRequest, SyncRequest, ..., CoordinatorAnnounced, Replicated).
@@ -91,6 +92,25 @@ class LocalWrite:
     op: Operation
     fields: dict[str, Any]
     token: Any
+    seal_to: str = ""  # a private message's recipient's public key: its publications are sealed
+
+
+@dataclass(frozen=True)
+class PasswordWork:
+    """For the password actor: check or hash the password of a login."""
+
+    inbound: Inbound
+    decision: VerifyPassword | ClaimName
+
+
+@dataclass(frozen=True)
+class PasswordDone:
+    """Back to the chat actor: the record the password matched or was hashed into (for a
+    password change, the account's next record); None for a wrong password."""
+
+    inbound: Inbound
+    decision: VerifyPassword | ClaimName
+    record: AccountRecord | None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from actors.event_store import EventStore, Stored, move_aside
 from actors.messages import Append, Appended, Flush, HistoryQuery
 from transport import protocol
 from transport.port import Transport
-from transport.protocol import StoreLimitRequest, SyncRequest
+from transport.protocol import Event, StoreLimitRequest, SyncRequest
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Snapshot:
     heads: dict[str, int]
     users: list[str]
     channels: list[str]
+    accounts: list[Event]
 
 
 class PersistenceActor(BaseActor):
@@ -46,7 +47,7 @@ class PersistenceActor(BaseActor):
         self.store: EventStore | None = None
         self.queued: list[Append] = []
         self.failures: set[str] = set()  # kinds logged since the last clean commit
-        self.opened = Snapshot({}, [], [])
+        self.opened = Snapshot({}, [], [], [])
 
     def started(self) -> None:
         try:
@@ -65,7 +66,8 @@ class PersistenceActor(BaseActor):
     def _open(self) -> None:
         self.store = EventStore(self.path, self.max_db_mb)
         try:
-            self.opened = Snapshot(self.store.heads(), self.store.users(), self.store.channels())
+            store = self.store
+            self.opened = Snapshot(store.heads(), store.users(), store.channels(), store.accounts())
             # A restarted server must not issue clocks below those it stored: new posts would
             # sort before old ones in every replica's history.
             self.node.lamport.merge(self.store.max_clock())

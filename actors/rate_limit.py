@@ -67,19 +67,23 @@ class FairShare:
     new_name_burst: float = 50.0
     stored_bytes_per_second: float = 256 * 1024  # text of posts and private messages
     stored_bytes_burst: float = 1024 * 1024
+    password_checks_per_second: float = 5.0  # logins with a password (each costs ~40 ms)
+    password_check_burst: float = 20.0
 
 
 DEFAULT_SHARE = FairShare()
 
 
 class Fairness:
-    """The buckets of every connection; each check returns None or the refusal's text."""
+    """The buckets of every connection; each check returns None or the refusal's text.
+    The key is the connection, or for the stored bytes of a claimed name its account."""
 
     def __init__(self, share: FairShare = DEFAULT_SHARE) -> None:
         self.share = share
         self.requests = RateLimit(share.requests_per_second, share.request_burst)
         self.names = RateLimit(share.new_names_per_second, share.new_name_burst)
         self.bytes = RateLimit(share.stored_bytes_per_second, share.stored_bytes_burst)
+        self.passwords = RateLimit(share.password_checks_per_second, share.password_check_burst)
 
     def request(self, sender: object, now: float) -> str | None:
         if self.requests.allow(sender, now):
@@ -95,6 +99,11 @@ class Fairness:
         if self.bytes.allow(sender, now, cost=size):
             return None
         return _refusal(f"{self.share.stored_bytes_per_second / 1024:g} KiB of messages")
+
+    def password_check(self, sender: object, now: float) -> str | None:
+        if self.passwords.allow(sender, now):
+            return None
+        return _refusal(f"{self.share.password_checks_per_second:g} logins with a password")
 
 
 def _refusal(what: str) -> str:

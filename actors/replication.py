@@ -72,6 +72,7 @@ class ReplicationActor(BaseActor):
         self.outbox = Outbox()
         self.catch_up = CatchUp()
         self.last_catchup: dict[str, Any] = {}
+        self.seal_to: dict[int, str] = {}  # seq of a local private message -> key to seal to
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -123,6 +124,8 @@ class ReplicationActor(BaseActor):
             **w.fields,
         )
         self.tracker.add(w.token, event, self.now())
+        if w.seal_to:
+            self.seal_to[event.seq] = w.seal_to
         # pushed once durable here: a peer never holds a write its origin failed to store
         self.routes.tell("persistence", Append((event,), LocalWrites()))
 
@@ -199,9 +202,14 @@ class ReplicationActor(BaseActor):
         for event in a.fresh:
             self.tracker.durable(event.seq, self.wall())
             self.outbox.add(event)
-            topic, message = protocol.replication_publication(event, self.node.clock.now())
-            self.transport.publish(PUB, topic, message, clock=event.clock)
+            seal_to = self.seal_to.pop(event.seq, "")
+            published = protocol.replication_publication(event, self.node.clock.now(), seal_to)
+            if published is not None:
+                topic, message = published
+                self.transport.publish(PUB, topic, message, clock=event.clock)
         dropped = self.tracker.fail(a.failed)
+        for write in dropped:  # its seq goes to the next write
+            self.seal_to.pop(write.event.seq, None)
         if dropped:
             # the next local write takes the first failed seq: this origin's log has no hole
             self.replica.release([dropped[0].event])

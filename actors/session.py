@@ -23,6 +23,7 @@ class ClusterRequest:
     service: str
     data: dict[str, Any]
     result: Future
+    token: str = ""  # the session token of a claimed name
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,13 @@ class CallDone:
 class Subscribe:
     topic: str
     on: bool = True
+
+
+@dataclass(frozen=True)
+class UseKey:
+    """Open the sealed private messages that arrive with this private key."""
+
+    private_key: bytes
 
 
 @dataclass(frozen=True)
@@ -56,11 +64,16 @@ class SessionActor(BaseActor):
         self.on_delivery = on_delivery
         self.topics: set[str] = set()
         self.dropped = 0
+        self.private_key = b""
+
+    @handles(UseKey)
+    def _use_key(self, k: UseKey) -> None:
+        self.private_key = k.private_key
 
     @handles(ClusterRequest)
     def _call(self, c: ClusterRequest) -> None:
         timing = self.node.timing
-        data = protocol.client_request(c.service, c.data)
+        data = protocol.client_request(c.service, c.data, c.token)
         call = Call(self.broker, c.service, data, timing.request_timeout, timing.request_retries)
         self.call(call, lambda response: CallDone(response, c.result))
 
@@ -91,4 +104,7 @@ class SessionActor(BaseActor):
         if i.publication.topic not in self.topics:
             self.dropped += 1
             return
-        self.on_delivery(protocol.parse_delivery(i.publication.topic, i.publication.message))
+        delivery = protocol.parse_delivery(i.publication.topic, i.publication.message)
+        if delivery.sealed and self.private_key:
+            delivery = delivery.opened(self.private_key)
+        self.on_delivery(delivery)

@@ -59,6 +59,10 @@ MAX_DB_MB = _opt(
     float,
 )
 USER = _opt("--user", "", "user name (client: asked if empty; bot: random if empty)")
+PASSWORD_FILE = _opt(
+    "--password-file", "", "client: file holding the password (claims the name if it is free)"
+)
+KEYS_HOME = _opt("--keys-home", "", "client: folder of the account key pairs (~/.config/bbs)")
 INTERVAL = _opt("--interval", 1.0, "bot: seconds between messages", float)
 LOG_FORMAT = _opt("--log-format", "json", "json or console")
 LOG_FILE = _opt("--log-file", "", "also append JSON log lines to this file")
@@ -82,7 +86,7 @@ ROLE_OPTIONS: dict[str, tuple[Option, ...]] = {
         CLOCK_SKEW,
         MAX_DB_MB,
     ),
-    "client": (BROKER, PROXY_SUB, USER),
+    "client": (BROKER, PROXY_SUB, USER, PASSWORD_FILE, KEYS_HOME),
     "bot": (BROKER, PROXY_SUB, USER, INTERVAL),
 }
 

@@ -6,13 +6,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FuturesTimeout
+from pathlib import Path
 from typing import Any
 
 import pykka
 
 from actors.base import Node
-from actors.session import ClusterRequest, Incoming, SessionActor, Subscribe, Unreachable
+from actors.session import (
+    ClusterRequest,
+    Incoming,
+    SessionActor,
+    Subscribe,
+    Unreachable,
+    UseKey,
+)
 from config.timing import DEFAULT_TIMING, Timing
+from roles.keyring import DEFAULT_HOME, account_key
+from transport import protocol, sealing
 from transport.port import SUB
 from transport.protocol import Delivery
 from transport.pump import Pump
@@ -29,10 +39,14 @@ class ChatClient:
         on_delivery: Callable[[Delivery], None],
         node: Node | None = None,
         timing: Timing = DEFAULT_TIMING,
+        keys_home: Path = DEFAULT_HOME,
     ) -> None:
+        """`keys_home`: where the key pair of each claimed name is kept (roles.keyring)."""
         self.node = node or Node("client", "client", timing=timing)
         self.user = ""
         self._actors: list[pykka.ActorRef] = []  # stopped in reverse by close()
+        self.token = ""  # of a claimed name, sent with the requests that act as the user
+        self.keys_home = keys_home
         try:
             self.pump = Pump.start(self.node)
             self._actors.append(self.pump.ref)
@@ -47,7 +61,7 @@ class ChatClient:
     def call(self, service: str, **data: Any) -> dict[str, Any]:
         """Send one request; returns the reply's data or raises Unreachable."""
         result: Future = Future()
-        self._tell(ClusterRequest(service, data, result))
+        self._tell(ClusterRequest(service, data, result, self.token))
         # The pump always settles a call (reply or Unreachable after its retries); the bound
         # only guards against a dead pump. Calls from several threads queue one by one.
         try:
@@ -64,10 +78,19 @@ class ChatClient:
         except pykka.ActorDeadError as exc:
             raise Unreachable("the client is closed") from exc
 
-    def login(self, user: str) -> dict[str, Any]:
-        reply = self.call("login", user=user)
+    def login(self, user: str, password: str = "", new_password: str = "") -> dict[str, Any]:
+        """Log in; with a password, claim the name if it is free (or prove it if it is
+        claimed, and change it to `new_password` if given), and have private messages
+        sealed to this account's key."""
+        key = account_key(self.keys_home, user) if password else b""
+        public_key = sealing.public_key_of(key) if key else ""
+        request = protocol.login_request(user, password, public_key, new_password)
+        reply = self.call("login", **request)
         if reply.get("status") == "sucesso":
             self.user = user
+            self.token = protocol.parse_login_token(reply)
+            if key:
+                self._tell(UseKey(key))
             self.subscribe(user)
         return reply
 

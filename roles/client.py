@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import getpass
 import signal
 import sys
 import threading
@@ -16,6 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
 from actors.base import Node
@@ -23,8 +25,9 @@ from actors.session import Unreachable
 from config.timing import DEFAULT_TIMING, Timing
 from roles import client_commands as cc
 from roles.chat_client import ChatClient
+from roles.keyring import DEFAULT_HOME
 from transport.numbers import wire_clock
-from transport.protocol import Delivery
+from transport.protocol import Delivery, is_claimed_refusal
 
 LOGIN_ATTEMPTS = 3
 SEEN_MAX = 1000
@@ -37,7 +40,7 @@ class ChatLike(Protocol):
 
     def subscribe(self, topic: str, on: bool = True) -> None: ...
 
-    def login(self, user: str) -> dict[str, Any]: ...
+    def login(self, user: str, password: str = "", new_password: str = "") -> dict[str, Any]: ...
 
     def close(self) -> None: ...
 
@@ -49,9 +52,18 @@ Read = Callable[[str], str]
 
 class Shell:
     def __init__(
-        self, connect: Connect, broker: str, out: Out, timing: Timing = DEFAULT_TIMING
+        self,
+        connect: Connect,
+        broker: str,
+        out: Out,
+        timing: Timing = DEFAULT_TIMING,
+        secret: Read = getpass.getpass,
+        password: str = "",
     ) -> None:
+        """`secret` reads a password without echo; `password` (from --password-file) is
+        tried first, and claims the name if it is free."""
         self.broker, self.out, self.timing = broker, out, timing
+        self.secret, self.password = secret, password
         self.user = ""
         self.joined: tuple[str, ...] = ()  # replaced, never mutated: deliveries read it
         self.current: str | None = None
@@ -106,9 +118,16 @@ class Shell:
 
     # ---- login --------------------------------------------------------------------------
 
+    def _log_in(self, name: str, password: str) -> Callable[[], dict[str, Any]]:
+        if password:
+            return functools.partial(self.client.login, name, password)
+        return functools.partial(self.client.login, name)
+
     def login(self, read: Read, name: str = "") -> bool:
-        """Ask for a name until the cluster accepts one; False if it stays unreachable."""
+        """Ask for a name (and the password of a claimed one) until the cluster accepts
+        them; False if it stays unreachable."""
         failures = 0
+        password = self.password
         while True:
             if not name:
                 name = read("your name: ").strip()
@@ -117,7 +136,7 @@ class Shell:
                 self.out(problem)
                 name = ""
                 continue
-            reply = self._ask(functools.partial(self.client.login, name))
+            reply = self._ask(self._log_in(name, password))
             if reply is None:
                 failures += 1
                 if failures >= LOGIN_ATTEMPTS:
@@ -132,9 +151,12 @@ class Shell:
                 self.user = name
                 self.out(f"logged in as {name}. /join CHANNEL to start, /help for commands.")
                 return True
+            if is_claimed_refusal(reply) and not password:
+                password = self.secret(f"{name} is a claimed name; its password: ")
+                continue
             reason = cc.error_text(reply) if cc.is_error(reply) else f"unexpected reply {reply}"
             self.out(f"login as {name} refused: {reason}")
-            name = ""
+            name, password = "", self.password
 
     def prompt(self) -> str:
         return f"{self.user}@#{self.current}> " if self.current else f"{self.user}> "
@@ -168,7 +190,39 @@ class Shell:
                 self._history(target)
             case cc.Post(text=text):
                 self._post(text)
+            case cc.Register():
+                self._register()
+            case cc.ChangePassword():
+                self._change_password()
         return True
+
+    def _register(self) -> None:
+        password = self.secret(f"a password for {self.user}: ")
+        if not password:
+            self.out("no password: the name stays open to anyone")
+            return
+        if self._account_call(
+            "/register", functools.partial(self.client.login, self.user, password)
+        ):
+            self.out(f"{self.user} is yours: log in with its password from now on")
+
+    def _change_password(self) -> None:
+        old = self.secret(f"the present password of {self.user}: ")
+        new = self.secret("the new password: ") if old else ""
+        if not new:
+            self.out("no password: nothing changed")
+            return
+        call = functools.partial(self.client.login, self.user, old, new)
+        if self._account_call("/password", call):
+            self.out("password changed: your other sessions must log in again")
+
+    def _account_call(self, what: str, call: Callable[[], dict[str, Any]]) -> bool:
+        reply = self._ask(call)
+        if reply is None:
+            self.out(f"cluster unreachable at {self.broker}: giving up on {what}")
+        elif cc.is_error(reply):
+            self.out(f"{what} failed: {cc.error_text(reply)}")
+        return reply is not None and not cc.is_error(reply)
 
     def _join(self, channel: str) -> None:
         reply = self._request(f"/join {channel}", "channel", channel=channel, user=self.user)
@@ -270,10 +324,16 @@ class Shell:
 
 
 def run(
-    connect: Connect, broker: str, user: str, read: Read, out: Out, timing: Timing = DEFAULT_TIMING
+    connect: Connect,
+    broker: str,
+    user: str,
+    read: Read,
+    out: Out,
+    timing: Timing = DEFAULT_TIMING,
+    password: str = "",
 ) -> None:
     """The whole session: login, then one command per line until /quit, Ctrl-D or Ctrl-C."""
-    shell = Shell(connect, broker, out, timing)
+    shell = Shell(connect, broker, out, timing, password=password)
     try:
         if shell.login(read, user):
             while shell.handle_line(read(shell.prompt())):
@@ -312,9 +372,12 @@ def _interrupt(_signum: int, _frame: object) -> None:
 def main(ns: argparse.Namespace, node: Node) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
+    keys_home = Path(ns.keys_home) if ns.keys_home else DEFAULT_HOME
+    password = Path(ns.password_file).read_text().strip() if ns.password_file else ""
+
     def connect(on_delivery: Callable[[Delivery], None]) -> ChatLike:
-        return ChatClient(ns.broker, ns.proxy_sub, on_delivery, node=node)
+        return ChatClient(ns.broker, ns.proxy_sub, on_delivery, node=node, keys_home=keys_home)
 
     out = functools.partial(print, flush=True)  # resolves sys.stdout (patched) at each call
     with _terminal() as read:
-        run(connect, ns.broker, ns.user or "", read, out)
+        run(connect, ns.broker, ns.user or "", read, out, password=password)

@@ -23,6 +23,9 @@ commands:
   /msg USER TEXT           send a private message to USER
   /history [CHANNEL|USER]  recent posts of a channel (default: the current one),
                            or your private conversation with USER (#name forces a channel)
+  /register                claim your name with a password (then only you can use it,
+                           and your private messages travel sealed to your key)
+  /password                change the password of your claimed name
   /help                    this help
   /quit                    leave the chat (also Ctrl-D or Ctrl-C)
   TEXT                     post TEXT to the current channel (//TEXT posts a line starting with /)"""
@@ -78,11 +81,34 @@ class Post:
 
 
 @dataclass(frozen=True)
+class Register:
+    pass
+
+
+@dataclass(frozen=True)
+class ChangePassword:
+    pass
+
+
+@dataclass(frozen=True)
 class Invalid:
     error: str
 
 
-Command = Join | Leave | ListChannels | ListUsers | Msg | History | Help | Quit | Post | Invalid
+Command = (
+    Join
+    | Leave
+    | ListChannels
+    | ListUsers
+    | Msg
+    | History
+    | Help
+    | Quit
+    | Post
+    | Register
+    | ChangePassword
+    | Invalid
+)
 
 USAGE = {
     "join": "/join CHANNEL",
@@ -91,6 +117,8 @@ USAGE = {
     "users": "/users",
     "msg": "/msg USER TEXT",
     "history": "/history [CHANNEL|USER]",
+    "register": "/register",
+    "password": "/password",
     "help": "/help",
     "quit": "/quit",
 }
@@ -142,7 +170,15 @@ def parse(line: str) -> Command | None:
         return Leave(_channel(args[0]) if args else None)
     if name == "history":
         return History(args[0] if args else None)
-    return {"channels": ListChannels, "users": ListUsers, "help": Help, "quit": Quit}[name]()
+    simple: dict[str, type[Command]] = {
+        "channels": ListChannels,
+        "users": ListUsers,
+        "help": Help,
+        "quit": Quit,
+        "register": Register,
+        "password": ChangePassword,
+    }
+    return simple[name]()
 
 
 def name_problem(name: str) -> str | None:

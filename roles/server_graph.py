@@ -31,6 +31,7 @@ from actors.messages import (
     ElectionTick,
     HeartbeatDue,
 )
+from actors.passwords import PasswordActor
 from actors.persistence import PersistenceActor
 from actors.replication import ReplicationActor
 from actors.routes import Routes
@@ -174,7 +175,11 @@ def start_server_actors(
     snapshot = persistence.proxy().snapshot().get()
     first_view = threading.Event()
     started("replication", ReplicationActor.start(node, transport, routes, snapshot.heads, now))
-    started("chat", ChatActor.start(node, transport, routes, snapshot.users, snapshot.channels))
+    started("passwords", PasswordActor.start(node, routes))
+    chat = ChatActor.start(
+        node, transport, routes, snapshot.users, snapshot.channels, accounts=snapshot.accounts
+    )
+    started("chat", chat)
     started("election", ElectionActor.start(node, transport, routes, now))
     started("clock", ClockSyncActor.start(node, transport, routes, now))
     started(

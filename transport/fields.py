@@ -35,6 +35,11 @@ def require_text(data: dict[str, Any], *names: str, max_chars: int = MAX_MESSAGE
     return value
 
 
+def optional_text(data: dict[str, Any], name: str, max_chars: int) -> str:
+    """A string field that may be absent ("" then)."""
+    return require_text(data, name, max_chars=max_chars) if data.get(name) is not None else ""
+
+
 def require_name(data: dict[str, Any], *names: str) -> str:
     """A user or channel name in normal form (transport.names has the rule)."""
     # the raw text may be a little longer than the normal form (combining accents)

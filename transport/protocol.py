@@ -11,19 +11,23 @@ The envelope around these maps (service, data, timestamp, clock) is the codec's.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import itertools
+import json
 import math
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from config.clocks import MAX_OFFSET
 from config.settings import default_peer_endpoint
+from transport import sealing
 from transport.codec import ERROR, OK, SUCCESS, FieldError, clock_of, error_data
 from transport.endpoints import peer_endpoint
-from transport.fields import first, optional_int, require_message, require_name
+from transport.fields import first, optional_int, optional_text, require_message, require_name
 from transport.names import MAX_NAME_CHARS
 from transport.numbers import MAX_CLOCK, MAX_SEQ, bounded_int, finite, wire_timestamp
 from transport.port import Inbound
@@ -61,6 +65,7 @@ class Operation(StrEnum):
     CHANNEL = "channel"
     PUBLISH = "publish"
     MESSAGE = "message"
+    ACCOUNT = "account"  # a claimed name (message: the account record, see AccountRecord)
 
 
 OPERATIONS = frozenset(Operation)
@@ -69,6 +74,9 @@ REPLICATION = "replication"  # topic (and publication service) of replicated eve
 HISTORY_DEFAULT = 50
 HISTORY_MAX = 1000
 LIST_PAGE = 1000  # names in one `users` or `channels` reply
+MAX_PASSWORD_CHARS = 1024
+MAX_TOKEN_CHARS = 512
+SEALED_TEXT = "(sealed: only the recipient's client can read this message)"
 # An event's clock may pass MAX_CLOCK (our ticks after a forged maximum was merged); SQLite
 # stores up to 2**63 - 1.
 MAX_EVENT_CLOCK = 2**62
@@ -111,6 +119,80 @@ EVENT_FIELDS = tuple(f.name for f in fields(Event))
 
 
 @dataclass(frozen=True)
+class AccountRecord:
+    """A claimed name, stored and replicated as the `message` of an `account` event: the
+    scrypt hash of its password (salt, digest, cost parameters), the key that signs its
+    session tokens, and its public key for sealed messages ("" if none). A later record of
+    the same name (a new public key) has a higher `generation`."""
+
+    user: str
+    salt: bytes = field(repr=False)  # the secrets never in a log line or a traceback
+    digest: bytes = field(repr=False)
+    n: int
+    r: int
+    p: int
+    token_key: bytes = field(repr=False)
+    public_key: str = ""
+    generation: int = 0
+
+
+# Bounds of a replicated record: a forged one must not make a server hash with a gigabyte.
+SCRYPT_N = (2**10, 2**16)
+SCRYPT_R = (1, 16)
+SCRYPT_P = (1, 4)
+
+
+def account_message(record: AccountRecord) -> str:
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode("ascii")
+
+    return json.dumps(
+        {
+            "salt": b64(record.salt),
+            "hash": b64(record.digest),
+            "n": record.n,
+            "r": record.r,
+            "p": record.p,
+            "key": b64(record.token_key),
+            "public_key": record.public_key,
+            "generation": record.generation,
+        }
+    )
+
+
+def parse_account(event: Event) -> AccountRecord | None:
+    """The record of an `account` event; None if it is not a well-formed one."""
+    try:
+        raw = json.loads(event.message)
+        salt, digest, key = (
+            base64.b64decode(raw[k], validate=True) for k in ("salt", "hash", "key")
+        )
+        numbers = [
+            bounded_int(raw[k], *bounds)
+            for k, bounds in (
+                ("n", SCRYPT_N),
+                ("r", SCRYPT_R),
+                ("p", SCRYPT_P),
+                ("generation", (0, MAX_SEQ)),
+            )
+        ]
+        public_key = raw.get("public_key") or ""
+    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
+        return None
+    n, r, p, generation = numbers
+    numbers_ok = n is not None and r is not None and p is not None and generation is not None
+    sizes_ok = 16 <= len(salt) <= 64 and 16 <= len(digest) <= 64 and len(key) == 32
+    key_ok = public_key == "" or (
+        isinstance(public_key, str) and sealing.decode_key(public_key) is not None
+    )
+    if not (event.op == Operation.ACCOUNT and event.user and numbers_ok and sizes_ok and key_ok):
+        return None
+    if n & (n - 1):  # scrypt's cost is a power of two
+        return None
+    return AccountRecord(event.user, salt, digest, n, r, p, key, public_key, generation)
+
+
+@dataclass(frozen=True)
 class Refusal:
     """A request the protocol refuses; `reason` is the text its `erro` reply carries."""
 
@@ -146,7 +228,14 @@ def _operation(value: Any) -> Operation | None:
 
 @dataclass(frozen=True)
 class Login:
+    """`password` (our extension) claims an unclaimed name or proves a claimed one;
+    `public_key` (base64 Curve25519) is where the user's private messages get sealed;
+    `new_password` replaces a claimed name's password (and so every token of it)."""
+
     user: str
+    password: str = field(default="", repr=False)  # never in a log line or a traceback
+    public_key: str = ""
+    new_password: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -178,6 +267,7 @@ class Publish:
     channel: str
     message: str
     request_id: str = ""
+    token: str = field(default="", repr=False)  # the session token of a claimed name
 
 
 @dataclass(frozen=True)
@@ -186,6 +276,7 @@ class SendMessage:
     dst: str
     message: str
     request_id: str = ""
+    token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -197,6 +288,7 @@ class ReadHistory:
     peer: str = ""
     limit: int = HISTORY_DEFAULT
     before_clock: int | None = None
+    token: str = field(default="", repr=False)
 
 
 ClientCall = Login | ListUsers | CreateChannel | ListChannels | Publish | SendMessage | ReadHistory
@@ -217,6 +309,22 @@ def _request_id(data: dict[str, Any]) -> str:
     return value if isinstance(value, str) and 0 < len(value) <= MAX_NAME_CHARS else ""
 
 
+def _token(data: dict[str, Any]) -> str:
+    return optional_text(data, "token", MAX_TOKEN_CHARS)
+
+
+def _login(data: dict[str, Any]) -> Login:
+    user = require_name(data, "user", "username")
+    password = optional_text(data, "password", MAX_PASSWORD_CHARS)
+    public_key = optional_text(data, "public_key", 4 * sealing.KEY_BYTES)
+    if public_key and sealing.decode_key(public_key) is None:
+        raise FieldError("field 'public_key' must be the base64 of a 32-byte Curve25519 key")
+    new_password = optional_text(data, "new_password", MAX_PASSWORD_CHARS)
+    if new_password and not password:
+        raise FieldError("a new_password needs the present password")
+    return Login(user, password, public_key, new_password)
+
+
 def _create_channel(data: dict[str, Any]) -> CreateChannel:
     channel = require_name(data, "channel", "name")
     user = first(data, "user", "src", "from")
@@ -226,13 +334,13 @@ def _create_channel(data: dict[str, Any]) -> CreateChannel:
 def _publish(data: dict[str, Any]) -> Publish:
     user = require_name(data, "user", "src", "from")
     channel = require_name(data, "channel", "name")
-    return Publish(user, channel, require_message(data), _request_id(data))
+    return Publish(user, channel, require_message(data), _request_id(data), _token(data))
 
 
 def _send_message(data: dict[str, Any]) -> SendMessage:
     src = require_name(data, "src", "from", "user")
     dst = require_name(data, "dst", "to")
-    return SendMessage(src, dst, require_message(data), _request_id(data))
+    return SendMessage(src, dst, require_message(data), _request_id(data), _token(data))
 
 
 def _read_history(data: dict[str, Any]) -> ReadHistory:
@@ -244,11 +352,11 @@ def _read_history(data: dict[str, Any]) -> ReadHistory:
         return ReadHistory(channel=channel, limit=limit, before_clock=before)
     user = require_name(data, "user", "src", "from")
     peer = require_name(data, "peer", "dst", "to")
-    return ReadHistory(user=user, peer=peer, limit=limit, before_clock=before)
+    return ReadHistory(user=user, peer=peer, limit=limit, before_clock=before, token=_token(data))
 
 
 CLIENT_SERVICES: dict[str, Callable[[dict[str, Any]], ClientCall]] = {
-    Service.LOGIN: lambda data: Login(require_name(data, "user", "username")),
+    Service.LOGIN: _login,
     Service.USERS: lambda data: ListUsers(*_list_page(data)),
     Service.CHANNEL: _create_channel,
     Service.CHANNELS: lambda data: ListChannels(*_list_page(data)),
@@ -273,12 +381,45 @@ def parse_client_request(service: str, data: dict[str, Any]) -> ClientCall | Ref
     return _parse(CLIENT_SERVICES, service, data)
 
 
-def client_request(service: str, data: dict[str, Any]) -> dict[str, Any]:
+def client_request(service: str, data: dict[str, Any], token: str = "") -> dict[str, Any]:
     """A request's data as our clients send it: `publish` and `message` carry a request_id,
-    the same on every resend, so that a retry after a lost reply is stored once."""
+    the same on every resend, so that a retry after a lost reply is stored once; with the
+    session `token` of a claimed name, the services that act as the user carry it."""
     if service in (Service.PUBLISH, Service.MESSAGE) and "request_id" not in data:
-        return {**data, "request_id": uuid.uuid4().hex}
+        data = {**data, "request_id": uuid.uuid4().hex}
+    if token and service in (Service.PUBLISH, Service.MESSAGE, Service.HISTORY):
+        data = {**data, "token": token}
     return data
+
+
+def login_request(
+    user: str, password: str = "", public_key: str = "", new_password: str = ""
+) -> dict[str, Any]:
+    extra = {"password": password, "public_key": public_key} if password else {}
+    change = {"new_password": new_password} if new_password else {}
+    return {"user": user, **extra, **change}
+
+
+def login_reply(token: str) -> dict[str, Any]:
+    """A successful login of a claimed name: the session token its other requests carry."""
+    return {**success(), "token": token}
+
+
+def parse_login_token(data: dict[str, Any]) -> str:
+    token = data.get("token")
+    return token if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_CHARS else ""
+
+
+def claimed_refusal(user: str) -> dict[str, Any]:
+    """Login of a claimed name without a password: `claimed` tells our client to ask for it."""
+    return {
+        **error_data(f"the name '{user}' is claimed: log in with its password"),
+        "claimed": True,
+    }
+
+
+def is_claimed_refusal(data: dict[str, Any]) -> bool:
+    return refused(data) and data.get("claimed") is True
 
 
 def users_reply(names: list[str], more: bool = False) -> dict[str, Any]:
@@ -314,9 +455,11 @@ def history_entry(event: Event) -> dict[str, Any]:
 # ---- publications to clients (topic: a channel or a user) ---------------------------------
 
 
-def publication(event: Event) -> tuple[str, dict[str, Any]] | None:
+def publication(event: Event, seal_to: str = "") -> tuple[str, dict[str, Any]] | None:
     """(topic, union payload) announcing a post or a private message; None for the other
-    operations (subscribers never see them)."""
+    operations (subscribers never see them). A private message to a user with a public key
+    (`seal_to`) carries SEALED_TEXT as its message and the text sealed to that key in
+    `sealed`: the payload other clients read keeps its shape."""
     if event.op == Operation.PUBLISH:
         inner = {
             "user": event.user,
@@ -336,13 +479,9 @@ def publication(event: Event) -> tuple[str, dict[str, Any]] | None:
         }
     if event.op != Operation.MESSAGE:
         return None
-    inner = {
-        "src": event.user,
-        "dst": event.dst,
-        "message": event.message,
-        "timestamp": event.timestamp,
-    }
-    return event.dst, {
+    text = SEALED_TEXT if seal_to else event.message
+    inner = {"src": event.user, "dst": event.dst, "message": text, "timestamp": event.timestamp}
+    payload = {
         "service": Service.MESSAGE,
         "type": "private",
         "src": event.user,
@@ -350,10 +489,17 @@ def publication(event: Event) -> tuple[str, dict[str, Any]] | None:
         "user": event.user,
         "dst": event.dst,
         "to": event.dst,
-        "message": event.message,
+        "message": text,
         "timestamp": event.timestamp,
         "data": inner,
     }
+    if seal_to:
+        payload["sealed"] = sealed_text(seal_to, event.message)
+    return event.dst, payload
+
+
+def sealed_text(public_key: str, message: str) -> str:
+    return sealing.seal(public_key, json.dumps({"message": message}).encode())
 
 
 @dataclass(frozen=True)
@@ -368,6 +514,18 @@ class Delivery:
     message: str
     timestamp: float
     clock: int
+    sealed: str = ""  # base64 sealed box of the message (our servers, to a user with a key)
+
+    def opened(self, private_key: bytes) -> Delivery:
+        """The delivery with its sealed text opened, if it was sealed to this key."""
+        plain = sealing.open_sealed(private_key, self.sealed) if self.sealed else None
+        try:
+            message = json.loads(plain)["message"] if plain is not None else None
+        except (ValueError, TypeError, KeyError):
+            message = None
+        if not isinstance(message, str):
+            return self
+        return replace(self, message=message, sealed="")
 
 
 def parse_delivery(topic: str, message: dict[str, Any]) -> Delivery:
@@ -396,7 +554,12 @@ def parse_delivery(topic: str, message: dict[str, Any]) -> Delivery:
         message=pick("message"),
         timestamp=wire_timestamp(message.get("timestamp", data.get("timestamp"))),
         clock=clock_of(message),
+        sealed=_sealed(message.get("sealed")),
     )
+
+
+def _sealed(value: Any) -> str:
+    return value if isinstance(value, str) and len(value) <= sealing.MAX_SEALED_CHARS else ""
 
 
 # ---- publications between servers (topics `servers` and `replication`) -------------------
@@ -421,12 +584,22 @@ def coordinator_announcement(name: str, timestamp: float) -> tuple[str, dict[str
     }
 
 
-def replication_publication(event: Event, timestamp: float) -> tuple[str, dict[str, Any]]:
+def replication_publication(
+    event: Event, timestamp: float, seal_to: str = ""
+) -> tuple[str, dict[str, Any]] | None:
+    """None for an account (its record holds the password's hash and the token key, and our
+    servers replicate by push); a private message to a user with a key (`seal_to`) has its
+    text sealed as in `publication`."""
+    if event.op == Operation.ACCOUNT:
+        return None
+    record = _record(event)
+    if seal_to:
+        record.update(message=SEALED_TEXT, sealed=sealed_text(seal_to, event.message))
     return REPLICATION, {
         "service": REPLICATION,
         "data": {
             "operation": event.op,
-            "operationData": _record(event),
+            "operationData": record,
             "serverName": event.origin,
             "timestamp": timestamp,
         },
@@ -473,7 +646,8 @@ def _event_from_replication(data: dict[str, Any]) -> Event | None:
     """Our event from a `replication` publication; None for shapes of other teams."""
     op = _operation(data.get("operation"))
     record = data.get("operationData")
-    if op is None or not isinstance(record, dict):
+    # a sealed text is not the message: the event comes by push or sync instead
+    if op in (None, Operation.ACCOUNT) or not isinstance(record, dict) or "sealed" in record:
         return None
     origin, seq = record.get("origin"), record.get("seq")
     if not isinstance(origin, str) or not isinstance(seq, int) or seq <= 0:
