@@ -68,6 +68,9 @@ def test_a_full_replica_refuses_writes_then_catches_up_once_space_is_back(tmp_pa
             reply = client.request("publish", user="ana", channel=channel, message=f"again {i}")
             assert reply["data"]["status"] == "OK", reply
         client.close()
-        assert log_events(tmp_path, "server-1", "store_append_recovered")
+        wait_for(  # info lines reach the file within the log writer's 0.1 s
+            lambda: log_events(tmp_path, "server-1", "store_append_recovered"),
+            what="store_append_recovered logged",
+        )
     finally:
         cluster.stop()
