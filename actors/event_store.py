@@ -29,10 +29,18 @@ CREATE INDEX IF NOT EXISTS events_by_channel ON events (channel, clock, origin, 
 CREATE INDEX IF NOT EXISTS events_by_pair ON events (pair, clock, origin, seq)
     WHERE op = '{Operation.MESSAGE}';
 CREATE INDEX IF NOT EXISTS events_by_account ON events (user) WHERE op = '{Operation.ACCOUNT}';
+CREATE INDEX IF NOT EXISTS events_by_request ON events (user, request_id, clock, origin, seq)
+    WHERE request_id != '';
 CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS channels (name TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
+# History shows one event per client request: a resend that two replicas both stored (its
+# client gave up on the first, which then finished) is hidden behind the copy that sorts
+# first, the same choice on every replica.
+FIRST_COPY = """NOT (request_id != '' AND EXISTS (SELECT 1 FROM events AS copy
+    WHERE copy.user = events.user AND copy.request_id = events.request_id
+    AND (copy.clock, copy.origin, copy.seq) < (events.clock, events.origin, events.seq)))"""
 COLUMNS = ", ".join(EVENT_FIELDS)  # in the order of Event's fields: a row is an Event
 PLACEHOLDERS = ",".join("?" * (len(EVENT_FIELDS) + 1))  # the columns and `pair`
 
@@ -231,6 +239,7 @@ class EventStore:
         replicas, at most one per origin): it grows to hold all of them, so paging on with
         `before_clock` = the page's oldest clock reaches every entry exactly once.
         """
+        where = f"{where} AND {FIRST_COPY}"
         if before_clock is not None:
             where, args = f"{where} AND clock < ?", (*args, before_clock)
         order = "ORDER BY clock DESC, origin DESC, seq DESC"

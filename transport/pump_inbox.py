@@ -102,10 +102,10 @@ class PumpInbox:
         # taken with that poll were handled: each send releases the GIL, and sending before
         # reading keeps the actors that the reads wake from taking it at every send (measured
         # in the README's note on the pump).
+        self.on_round()  # first: after a pause it must see the backlog before it is read
         readable, self._readable = self._readable, []
         for sock in readable:
             self._read(sock)
-        self.on_round()
         self._asleep = True  # from here on a put writes a byte: the poll below cannot miss it
         self._take_queued()
         for sock, _ in self._poller.poll(0 if self._batch else self.poll_ms):

@@ -17,7 +17,7 @@ from tests.fakes import history_order
 from transport import protocol
 from transport.codec import MAX_FRAME_BYTES
 from transport.fields import MAX_MESSAGE_CHARS
-from transport.protocol import Event
+from transport.protocol import Event, Operation
 
 BIG = "\U0001f642" * MAX_MESSAGE_CHARS  # the largest legal message: 40 000 bytes of UTF-8
 
@@ -354,3 +354,21 @@ def test_in_memory_store_works(tmp_path: Path) -> None:
     assert store.heads() == {"a": 1}
     store.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_request_stored_by_two_replicas_shows_once_the_same_copy_everywhere(
+    tmp_path: Path,
+) -> None:
+    first = Event("b", 1, 5, Operation.PUBLISH, "ana", "general", "", "hi", 1.0, "r1")
+    resend = Event("a", 1, 9, Operation.PUBLISH, "ana", "general", "", "hi", 2.0, "r1")
+    other = Event("a", 2, 10, Operation.PUBLISH, "ana", "general", "", "hi", 3.0, "r2")
+    orders = ([first, resend, other], [resend, first, other])
+    shown = []
+    for n, order in enumerate(orders):  # two replicas that received them in either order
+        store = EventStore(tmp_path / f"{n}.sqlite3")
+        for event in order:
+            store.append([event])
+        shown.append(store.channel_history("general", 50, None))
+        assert count(store) == 3  # all stored: the logs stay contiguous
+        store.close()
+    assert shown[0] == shown[1] == [first, other]
