@@ -23,6 +23,7 @@ from actors.chat_rules import (
 )
 from actors.messages import (
     Applied,
+    Backlogged,
     ClientRequest,
     HistoryQuery,
     LocalWrite,
@@ -71,6 +72,7 @@ class ChatActor(BaseActor):
         self.backoff = Backoff()
         self.waiting: dict[int, tuple[Inbound, Write]] = {}
         self.max_in_flight = max_in_flight
+        self.backlogged = False  # replication says a live peer is behind (Backlogged)
         self.stale = 0  # requests that waited longer than the pump's deadline: not served
         self.dropping = False
         self.resent: dict[tuple[str, str], list[Inbound]] = {}  # resends of a waiting write
@@ -138,7 +140,7 @@ class ChatActor(BaseActor):
         """Why this write may not start now, if it may not: too many writes already wait for
         the replicas (shed load rather than queue without end), or this connection (or the
         claimed name it writes as) asks for more than its share."""
-        if len(self.waiting) >= self.max_in_flight:
+        if self.backlogged or len(self.waiting) >= self.max_in_flight:
             return "server busy: too many writes waiting for replicas; retry later"
         if write.op == Operation.ACCOUNT:
             return None  # charged before its password was hashed
@@ -176,6 +178,11 @@ class ChatActor(BaseActor):
             self.backoff.succeeded(login.user)
             decision = self.rules.logged_in(login, done.record)
             self._carry_out(ClientRequest(done.inbound), decision, now)
+
+    @handles(Backlogged)
+    def _backlogged(self, message: Backlogged) -> None:
+        self.backlogged = message.on
+        self.log.info("shedding_writes" if message.on else "shedding_stopped")
 
     @handles(WriteDone)
     def _write_done(self, message: WriteDone) -> None:

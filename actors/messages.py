@@ -120,6 +120,14 @@ class WriteDone:
 
 
 @dataclass(frozen=True)
+class Backlogged:
+    """Replication to a peer that still answers is behind (on) or caught up (off): while
+    on, the chat refuses new writes rather than let that peer fall out of the copies."""
+
+    on: bool
+
+
+@dataclass(frozen=True)
 class WriteFailed:
     """The change could not be stored (`reason`): the client is told so."""
 

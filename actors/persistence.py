@@ -67,6 +67,7 @@ class PersistenceActor(BaseActor):
         self.store = EventStore(self.path, self.max_db_mb)
         try:
             store = self.store
+            store.check()
             self.opened = Snapshot(store.heads(), store.users(), store.channels(), store.accounts())
             # A restarted server must not issue clocks below those it stored: new posts would
             # sort before old ones in every replica's history.

@@ -26,6 +26,7 @@ from actors.messages import (
     Append,
     Appended,
     Applied,
+    Backlogged,
     LocalWrite,
     LocalWrites,
     Membership,
@@ -68,6 +69,7 @@ class ReplicationActor(BaseActor):
         self.replica = ReplicaHeads(dict(heads))
         self.durable_heads = dict(heads)
         self.tracker = AckTracker(node.timing.replication_ack_timeout)
+        self.behind = False  # what the chat was last told (Backlogged)
         self.peers: dict[str, Peer] = {}
         self.outbox = Outbox()
         self.catch_up = CatchUp()
@@ -150,7 +152,7 @@ class ReplicationActor(BaseActor):
         before = self.tracker.acked.get(r.peer, 0)
         heads = protocol.parse_push_reply(r.data)
         if heads is not None:
-            self.tracker.peer_applied(r.peer, heads.get(self.node.name, 0))
+            self.tracker.peer_applied(r.peer, heads.get(self.node.name, 0), now=self.now())
         self._check_acks()
         # At once only if the peer moved on: one that is still catching up (or storing the
         # same events from a sync) gets the next push on the tick, not in a busy loop.
@@ -158,7 +160,12 @@ class ReplicationActor(BaseActor):
             self._push(self.peers[r.peer])
 
     def _check_acks(self) -> None:
-        done, lagging = self.tracker.ready(self.now())
+        now = self.now()
+        done, lagging = self.tracker.ready(now)
+        behind = self.tracker.behind(now)
+        if behind != self.behind:
+            self.behind = behind
+            self.routes.tell("chat", Backlogged(behind))
         for peer in lagging:
             self.log.warning("replica_lagging", peer=peer)
         for ack in done:

@@ -70,8 +70,10 @@ class AckTracker:
 
     - always once durable here AND applied by every live, healthy peer (read-your-writes on
       any replica);
-    - after `timeout`, peers that have not applied it are marked lagging and the write is
-      acknowledged if at least one peer has it (two durable copies);
+    - a peer that has not applied it and has answered nothing for `timeout` is marked
+      lagging (it is gone or cut off) and no longer waited for, as long as one peer has it;
+      a peer that still answers is waited for up to 1.5 x `timeout` (meanwhile `behind`
+      tells the chat to shed new writes, so a slow peer is not silently left out);
     - with no healthy peer left, the write is acknowledged on this replica alone (degraded).
     A lagging peer is healthy again once it has applied every write acknowledged so far.
     """
@@ -82,6 +84,7 @@ class AckTracker:
     lagging: set[str] = field(default_factory=set)
     live: set[str] = field(default_factory=set)
     last_acknowledged: int = 0
+    heard: dict[str, float] = field(default_factory=dict)  # when each peer last answered
 
     def set_live(self, peers: Iterable[str]) -> None:
         self.live = set(peers)
@@ -106,7 +109,8 @@ class AckTracker:
         if seq in self.pending:
             self.pending[seq].durable_at = at
 
-    def peer_applied(self, peer: str, head: int) -> None:
+    def peer_applied(self, peer: str, head: int, *, now: float) -> None:
+        self.heard[peer] = now
         self.acked[peer] = max(self.acked.get(peer, 0), head)
         if peer in self.lagging and self.acked[peer] >= self.last_acknowledged:
             self.lagging.discard(peer)
@@ -123,17 +127,31 @@ class AckTracker:
                 break
             have = {peer for peer, head in self.acked.items() if head >= seq and peer in self.live}
             missing = self.healthy() - have
-            if missing and now - p.started >= self.timeout:
-                self.lagging |= missing
-                newly_lagging |= missing
-                missing = set()
-            if missing:
+            gone = {peer for peer in missing if self._given_up(peer, p.started, now)}
+            self.lagging |= gone
+            newly_lagging |= gone
+            if missing - gone:
                 break
             del self.pending[seq]
             self.last_acknowledged = seq
             copies = 1 + len(have)
             done.append(Acknowledgement(p.token, p.event, copies, not have, p.durable_at))
         return done, newly_lagging
+
+    def _given_up(self, peer: str, started: float, now: float) -> bool:
+        silent = now - max(started, self.heard.get(peer, started))
+        return silent >= self.timeout or now - started >= 1.5 * self.timeout
+
+    def behind(self, now: float) -> bool:
+        """Whether the oldest waiting write has waited half the timeout for a peer that is
+        still answering (a slow peer, not a gone one): time to shed new writes."""
+        for seq, p in self.pending.items():
+            if p.durable_at is None or now - p.started < self.timeout / 2:
+                return False
+            have = {peer for peer, head in self.acked.items() if head >= seq}
+            waiting = self.healthy() - have
+            return any(now - self.heard.get(peer, -1e18) < self.timeout / 4 for peer in waiting)
+        return False
 
     def min_acked(self) -> int:
         heads = [self.acked.get(peer, 0) for peer in self.live]

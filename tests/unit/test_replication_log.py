@@ -111,7 +111,7 @@ def acked(t: AckTracker, now: float) -> list[tuple[object, int, bool]]:
 def test_nothing_is_acknowledged_before_it_is_durable_here() -> None:
     t = tracker("b")
     write(t, 1, durable=False)
-    t.peer_applied("b", 1)
+    t.peer_applied("b", 1, now=0.0)
     assert acked(t, now=5.0) == []
     t.durable(1, at=1000.0)
     assert acked(t, now=5.0) == [("token1", 2, False)]
@@ -129,9 +129,9 @@ def test_an_acknowledgement_says_since_when_the_write_is_durable_here() -> None:
 def test_waits_for_every_healthy_live_peer() -> None:
     t = tracker("b", "c")
     write(t, 1)
-    t.peer_applied("b", 1)
+    t.peer_applied("b", 1, now=0.0)
     assert acked(t, now=0.5) == []
-    t.peer_applied("c", 1)
+    t.peer_applied("c", 1, now=0.0)
     assert acked(t, now=0.5) == [("token1", 3, False)]
     assert acked(t, now=0.6) == []  # acknowledged once
 
@@ -140,9 +140,9 @@ def test_a_peer_head_covers_every_earlier_write() -> None:
     t = tracker("b")
     for seq in (1, 2, 3):
         write(t, seq)
-    t.peer_applied("b", 2)
+    t.peer_applied("b", 2, now=0.0)
     assert acked(t, now=0.1) == [("token1", 2, False), ("token2", 2, False)]
-    t.peer_applied("b", 1)  # a late, older reply does not move the head back
+    t.peer_applied("b", 1, now=0.0)  # a late, older reply does not move the head back
     assert t.acked["b"] == 2
 
 
@@ -164,7 +164,7 @@ def test_alone_a_write_is_acknowledged_degraded_at_once() -> None:
 def test_after_the_timeout_one_copy_elsewhere_is_enough_and_the_rest_lag() -> None:
     t = tracker("b", "c")
     write(t, 1, now=10.0)
-    t.peer_applied("b", 1)
+    t.peer_applied("b", 1, now=0.0)
     assert t.ready(10.0 + TIMEOUT - 0.01) == ([], set())
     done, lagging = t.ready(10.0 + TIMEOUT)
     assert [(a.token, a.copies, a.degraded) for a in done] == [("token1", 2, False)]
@@ -184,10 +184,10 @@ def test_after_the_timeout_with_no_copy_elsewhere_the_write_is_degraded() -> Non
 def test_lagging_peers_are_not_waited_for() -> None:
     t = tracker("b", "c")
     write(t, 1, now=0.0)
-    t.peer_applied("b", 1)
+    t.peer_applied("b", 1, now=0.0)
     t.ready(TIMEOUT)  # c is now lagging
     write(t, 2, now=2.0)
-    t.peer_applied("b", 2)
+    t.peer_applied("b", 2, now=0.0)
     assert acked(t, now=2.0) == [("token2", 2, False)]
 
 
@@ -195,27 +195,27 @@ def test_lagging_peer_is_readmitted_once_it_has_every_acknowledged_write() -> No
     t = tracker("b", "c")
     write(t, 1, now=0.0)
     write(t, 2, now=0.0)
-    t.peer_applied("b", 2)
+    t.peer_applied("b", 2, now=0.0)
     t.ready(TIMEOUT)
     assert t.lagging == {"c"} and t.last_acknowledged == 2
-    t.peer_applied("c", 1)
+    t.peer_applied("c", 1, now=0.0)
     assert t.lagging == {"c"}  # still behind
-    t.peer_applied("c", 2)
+    t.peer_applied("c", 2, now=0.0)
     assert t.lagging == set()
     write(t, 3, now=5.0)
-    t.peer_applied("b", 3)
+    t.peer_applied("b", 3, now=0.0)
     assert acked(t, now=5.0) == []  # c is waited for again
-    t.peer_applied("c", 3)
+    t.peer_applied("c", 3, now=0.0)
     assert acked(t, now=5.0) == [("token3", 3, False)]
 
 
 def test_peers_that_leave_are_not_waited_for_nor_counted() -> None:
     t = tracker("b", "c")
     write(t, 1)
-    t.peer_applied("c", 1)
+    t.peer_applied("c", 1, now=0.0)
     t.set_live(["b"])  # c left
     assert acked(t, now=0.0) == []  # b is still missing
-    t.peer_applied("b", 1)
+    t.peer_applied("b", 1, now=0.0)
     assert acked(t, now=0.0) == [("token1", 2, False)]
 
 
@@ -239,7 +239,7 @@ def test_a_peer_leaving_clears_its_lagging_mark() -> None:
 def test_min_acked(live: tuple[str, ...], heads: dict[str, int], expected: int) -> None:
     t = tracker(*live)
     for peer, head in heads.items():
-        t.peer_applied(peer, head)
+        t.peer_applied(peer, head, now=0.0)
     assert t.min_acked() == expected
 
 
@@ -274,3 +274,35 @@ def test_min_acked_without_peers_is_the_last_acknowledged() -> None:
     write(t, 2)
     t.ready(0.0)
     assert t.min_acked() == 2
+
+
+def test_a_slow_peer_that_still_answers_is_waited_for_and_the_chat_told_to_shed() -> None:
+    t = tracker("b", "c")
+    write(t, 1, now=0.0)
+    t.peer_applied("b", 1, now=0.1)
+    assert not t.behind(now=0.4)
+    t.peer_applied("c", 0, now=0.45)  # c answers (an older push): alive, just slow
+    assert t.behind(now=TIMEOUT / 2 + 0.01)  # shed new writes meanwhile
+    assert t.ready(TIMEOUT + 0.1) == ([], set())  # not left out at the silent timeout
+    t.peer_applied("c", 1, now=1.2)
+    assert acked(t, now=1.2) == [("token1", 3, False)]  # every copy, as promised
+    assert not t.behind(now=1.2)
+
+
+def test_a_slow_peer_is_left_out_after_half_as_long_again() -> None:
+    t = tracker("b", "c")
+    write(t, 1, now=0.0)
+    t.peer_applied("b", 1, now=0.1)
+    t.peer_applied("c", 0, now=1.4)  # answering, never catching up
+    done, lagging = t.ready(1.5 * TIMEOUT)
+    assert [(a.copies, a.degraded) for a in done] == [(2, False)] and lagging == {"c"}
+
+
+def test_a_gone_peer_does_not_make_the_chat_shed() -> None:
+    t = tracker("b", "c")
+    t.peer_applied("c", 0, now=0.0)  # c's last answer, then it dies
+    write(t, 1, now=0.0)
+    t.peer_applied("b", 1, now=0.1)
+    assert not t.behind(now=TIMEOUT / 2 + 0.01)  # silent for more than a quarter timeout
+    done, lagging = t.ready(TIMEOUT)
+    assert [a.copies for a in done] == [2] and lagging == {"c"}
