@@ -13,6 +13,7 @@ import pykka
 from actors.base import Node
 from actors.session import ClusterRequest, Incoming, SessionActor, Subscribe, Unreachable
 from config.timing import DEFAULT_TIMING, Timing
+from transport.keys import Curve
 from transport.port import SUB
 from transport.protocol import Delivery
 from transport.pump import Pump
@@ -29,12 +30,13 @@ class ChatClient:
         on_delivery: Callable[[Delivery], None],
         node: Node | None = None,
         timing: Timing = DEFAULT_TIMING,
+        curve: Curve | None = None,
     ) -> None:
         self.node = node or Node("client", "client", timing=timing)
         self.user = ""
         self._actors: list[pykka.ActorRef] = []  # stopped in reverse by close()
         try:
-            self.pump = Pump.start(self.node)
+            self.pump = Pump.start(self.node, curve)
             self._actors.append(self.pump.ref)
             self.session = SessionActor.start(self.node, self.pump, broker, on_delivery)
             self._actors.append(self.session)

@@ -23,6 +23,7 @@ from actors.session import Unreachable
 from config.timing import DEFAULT_TIMING, Timing
 from roles import client_commands as cc
 from roles.chat_client import ChatClient
+from roles.secure import client_curve
 from transport.numbers import wire_clock
 from transport.protocol import Delivery
 
@@ -312,8 +313,10 @@ def _interrupt(_signum: int, _frame: object) -> None:
 def main(ns: argparse.Namespace, node: Node) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
+    curve = client_curve(ns.broker, ns.server_key, ns.keys)
+
     def connect(on_delivery: Callable[[Delivery], None]) -> ChatLike:
-        return ChatClient(ns.broker, ns.proxy_sub, on_delivery, node=node)
+        return ChatClient(ns.broker, ns.proxy_sub, on_delivery, node=node, curve=curve)
 
     out = functools.partial(print, flush=True)  # resolves sys.stdout (patched) at each call
     with _terminal() as read:

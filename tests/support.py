@@ -11,6 +11,8 @@ import msgpack
 import zmq
 
 from roles.cluster import Cluster, Topology, free_base_port
+from transport import sockets
+from transport.keys import ClusterKeys, KeyPair
 
 T = TypeVar("T")
 __all__ = ["RawClient", "free_base_port", "start_cluster", "wait_for"]
@@ -39,9 +41,13 @@ def wait_for(
 class RawClient:
     """A protocol client on a plain REQ socket, as another team's client would be."""
 
-    def __init__(self, endpoint: str, timeout: float = 5.0) -> None:
+    def __init__(
+        self, endpoint: str, timeout: float = 5.0, curve: tuple[KeyPair, bytes] | None = None
+    ) -> None:
+        """`curve`: (own pair, the server's public key) to connect with CURVE."""
         self.endpoint = endpoint
         self.timeout_ms = int(timeout * 1000)
+        self.curve = curve
         self.ctx = zmq.Context.instance()
         self.clock = 0
         self.sock = self._open()
@@ -50,6 +56,8 @@ class RawClient:
         sock = self.ctx.socket(zmq.REQ)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.RCVTIMEO, self.timeout_ms)
+        if self.curve is not None:
+            sockets.curve_client(sock, *self.curve)
         sock.connect(self.endpoint)
         return sock
 
@@ -79,7 +87,10 @@ class RawClient:
 
 def server_status(cluster: Cluster, index: int) -> dict[str, Any]:
     """The `status` service of server i, through its server-to-server port."""
-    peer = RawClient(cluster.topology.endpoint(5 + index), timeout=1.0)
+    keys = cluster.topology.keys
+    server = ClusterKeys(keys) if keys is not None else None
+    curve = (server.pair("server"), server.public("server")) if server is not None else None
+    peer = RawClient(cluster.topology.endpoint(5 + index), timeout=1.0, curve=curve)
     try:
         return peer.request("status")["data"]
     finally:
