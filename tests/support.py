@@ -9,13 +9,14 @@ from typing import Any, TypeVar
 
 import msgpack
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from roles.cluster import Cluster, Topology, free_base_port
 from transport import sockets
 from transport.keys import ClusterKeys, KeyPair
 
 T = TypeVar("T")
-__all__ = ["RawClient", "free_base_port", "start_cluster", "wait_for"]
+__all__ = ["RawClient", "free_base_port", "handshake_refused", "start_cluster", "wait_for"]
 
 
 def wait_for(
@@ -83,6 +84,28 @@ class RawClient:
 
     def close(self) -> None:
         self.sock.close(0)
+
+
+def handshake_refused(sock: zmq.Socket, endpoint: str, timeout: float = 10.0) -> None:
+    """Connect `sock` to `endpoint` and return once its handshake failed (secure mode
+    refusing it); fail if it succeeds or nothing happens in `timeout`."""
+    failed = (
+        zmq.EVENT_HANDSHAKE_FAILED_AUTH
+        | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+        | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    )
+    monitor = sock.get_monitor_socket()
+    sock.connect(endpoint)
+    try:
+        while True:
+            assert monitor.poll(int(timeout * 1000)), f"no handshake outcome from {endpoint}"
+            event = recv_monitor_message(monitor)["event"]
+            assert event != zmq.EVENT_HANDSHAKE_SUCCEEDED, f"{endpoint} accepted the handshake"
+            if event & failed:
+                return
+    finally:
+        sock.disable_monitor()
+        monitor.close(0)
 
 
 def server_status(cluster: Cluster, index: int) -> dict[str, Any]:

@@ -13,21 +13,20 @@ from typing import Any
 import msgpack
 import pytest
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from roles.chat_client import ChatClient
 from roles.cluster import Cluster
 from roles.secure import client_curve
-from tests.support import RawClient, free_base_port, start_cluster, wait_for
+from tests.support import (
+    RawClient,
+    free_base_port,
+    handshake_refused,
+    start_cluster,
+    wait_for,
+)
 from transport import keys, sockets
 from transport.devices import Device
 from transport.keys import ClusterKeys, KeyPair, fresh_pair
-
-FAILED = (
-    zmq.EVENT_HANDSHAKE_FAILED_AUTH
-    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
-)
 
 
 @pytest.fixture(scope="module")
@@ -51,22 +50,6 @@ def rogues(cluster: Cluster, role: str) -> dict[str, tuple[KeyPair, bytes] | Non
 def forged(service: str, **data: Any) -> bytes:
     body = {"service": service, "data": {**data, "timestamp": time.time(), "clock": 1}}
     return msgpack.packb(body)
-
-
-def refused(sock: zmq.Socket, endpoint: str) -> None:
-    """Connect `sock` and wait until its handshake failed (it never succeeds)."""
-    monitor = sock.get_monitor_socket()
-    sock.connect(endpoint)
-    try:
-        while True:
-            assert monitor.poll(10_000), "no handshake outcome"
-            event = recv_monitor_message(monitor)["event"]
-            assert event != zmq.EVENT_HANDSHAKE_SUCCEEDED
-            if event & FAILED:
-                return
-    finally:
-        sock.disable_monitor()
-        monitor.close(0)
 
 
 def rogue_socket(kind: int, curve: tuple[KeyPair, bytes] | None) -> zmq.Socket:
@@ -139,7 +122,7 @@ def test_a_rogue_server_on_the_broker_backend_never_gets_a_request(
     rogue = rogue_socket(zmq.ROUTER, rogues(cluster, "broker")[who])
     client = RawClient(cluster.topology.broker)
     try:
-        refused(rogue, cluster.topology.endpoint(1))
+        handshake_refused(rogue, cluster.topology.endpoint(1))
         for _ in range(12):  # round-robin would hand the rogue one in four
             assert client.request("users")["data"]["users"] is not None
         assert not rogue.poll(0)
@@ -157,7 +140,7 @@ def test_a_keyless_publisher_cannot_inject_posts_or_elections(cluster: Cluster, 
         assert watcher.login("watcher")["status"] == "sucesso"
         watcher.call("channel", channel="news")
         watcher.subscribe("news")
-        refused(publisher, cluster.topology.endpoint(2))
+        handshake_refused(publisher, cluster.topology.endpoint(2))
         election = {"service": "election", "data": {"coordinator": "evil"}, "coordinator": "evil"}
         fake = {"service": "publish", "user": "evil", "channel": "news", "message": "fake"}
         for _ in range(20):
