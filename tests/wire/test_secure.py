@@ -4,6 +4,8 @@ broker frontend and the proxy's XPUB."""
 
 from __future__ import annotations
 
+import io
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ import msgpack
 import pytest
 import zmq
 
+from ops import status
 from roles.chat_client import ChatClient
 from roles.cluster import Cluster
 from roles.secure import client_curve
@@ -21,6 +24,7 @@ from tests.support import (
     RawClient,
     free_base_port,
     handshake_refused,
+    server_status,
     start_cluster,
     wait_for,
 )
@@ -95,24 +99,15 @@ def test_a_forged_rank_gets_no_answer_from_the_reference(cluster: Cluster, who: 
         ref.close()
 
 
-def test_the_allow_listed_key_is_answered(cluster: Cluster) -> None:
-    server = cluster_keys(cluster)
-    peer = RawClient(
-        cluster.topology.endpoint(5),
-        timeout=2.0,
-        curve=(server.pair("server"), server.public("server")),
-    )
-    ref = RawClient(
-        cluster.topology.endpoint(4),
-        timeout=2.0,
-        curve=(server.pair("server"), server.public("reference")),
-    )
-    try:
-        assert peer.request("status")["data"]["name"] == "server-0"
-        assert len(ref.request("list")["data"]["list"]) == 3
-    finally:
-        peer.close()
-        ref.close()
+def test_bbs_status_asks_with_the_server_key(cluster: Cluster) -> None:
+    reference = cluster.topology.endpoint(4)
+    out = io.StringIO()
+    assert status.run(["--reference", reference, "--json"], out=out) == 1  # no key: no answer
+    out = io.StringIO()
+    keyed = ["--reference", reference, "--keys", str(cluster.topology.keys), "--json"]
+    assert status.run(keyed, out=out) == 0
+    servers = json.loads(out.getvalue())["servers"]
+    assert sorted(s["name"] for s in servers if s["status"]) == ["server-0", "server-1", "server-2"]
 
 
 @pytest.mark.parametrize("who", ["no key", "unknown key"])
@@ -153,13 +148,7 @@ def test_a_keyless_publisher_cannot_inject_posts_or_elections(cluster: Cluster, 
         )
         wait_for(lambda: any(d.message == "real" for d in seen), what="the real post")
         assert [d.message for d in seen] == ["real"]
-        status = RawClient(
-            cluster.topology.endpoint(5),
-            timeout=2.0,
-            curve=(cluster_keys(cluster).pair("server"), cluster_keys(cluster).public("server")),
-        )
-        assert status.request("status")["data"]["coordinator"] != "evil"
-        status.close()
+        assert server_status(cluster, 0)["coordinator"] != "evil"
     finally:
         publisher.close(0)
         watcher.close()
