@@ -36,8 +36,8 @@ class Device:
         self.kind = kind
         self.front_bind, self.back_bind = front_bind, back_bind
         self.secure_front_bind = secure_front_bind if keys is not None else ""
+        self._own = keys.pair(kind) if keys is not None else None  # a bad key fails here
         self._ctx = zmq.Context()
-        self._keys = keys
         # The devices' thread sits in zmq.proxy_steerable: ZAP gets a thread of its own.
         self._zap = ZapThread(self._ctx, keys.allowed()) if keys is not None else None
         self._control_addr = f"inproc://{kind}-control-{id(self)}"
@@ -64,13 +64,12 @@ class Device:
             owned = [front, back, control]
             for sock in (front, back):
                 sockets.configure(sock)
-            if self._keys is not None:
-                own = self._keys.pair(self.kind)
-                sockets.curve_server(back if internal == "back" else front, own, CLUSTER)
+            if self._own is not None:
+                sockets.curve_server(back if internal == "back" else front, self._own, CLUSTER)
             front.bind(self.front_bind)
             back.bind(self.back_bind)
-            if self._keys is not None and self.secure_front_bind:
-                sockets.curve_server(front, own, CLIENTS)
+            if self._own is not None and self.secure_front_bind:
+                sockets.curve_server(front, self._own, CLIENTS)
                 front.bind(self.secure_front_bind)
             control.connect(self._control_addr)
         except zmq.ZMQError as exc:
@@ -84,7 +83,7 @@ class Device:
             kind=self.kind,
             front=self.front_bind,
             back=self.back_bind,
-            secure=self._keys is not None,
+            secure=self._own is not None,
             secure_front=self.secure_front_bind,
         )
         self._ready.set()

@@ -11,6 +11,7 @@ import pytest
 import zmq
 from zmq.utils import z85
 
+from roles.cluster import Topology
 from transport import keys
 from transport.keys import ClusterKeys, Curve, fresh_pair
 from transport.zap import CLIENTS, CLUSTER, ZAP_ENDPOINT, ZapHandler
@@ -110,3 +111,17 @@ def test_the_zap_handler_answers_a_malformed_request(
     asker.send_multipart([b"1.0", b"7"])
     handler.handle(handler.socket.recv_multipart())
     assert asker.recv_multipart()[2] == b"400"
+
+
+def test_a_secure_topology_gives_every_infrastructure_role_the_keys(tmp_path: Path) -> None:
+    topology = Topology(servers=2, bots=1, keys=tmp_path / "keys")
+    given = {name: f"--keys={tmp_path / 'keys'}" in args for name, args in topology.commands()}
+    assert given == {
+        "broker": True,
+        "proxy": True,
+        "reference": True,
+        "server-0": True,
+        "server-1": True,
+        "bot-0": False,  # clients stay plain, as other teams' clients are
+    }
+    assert not any("--keys" in " ".join(args) for _, args in Topology().commands())
