@@ -37,9 +37,8 @@ class ClusterRun:
         self.topology = Topology(
             base_port=free_base_port(), data_dir=data_dir, servers=servers, bots=0, keys=keys
         )
-        server = ClusterKeys(keys) if keys is not None else None
         # the status probes speak to the servers' peer ports: in secure mode, as a server
-        self.peer_curve = (server.pair("server"), server.public("server")) if server else None
+        self.peer_curve = ClusterKeys(keys).as_server("server") if keys is not None else None
         self.cluster = Cluster(self.topology)
         self.ctx = zmq.Context()
         self.caller: wire.Caller | None = None

@@ -101,10 +101,8 @@ def collect(
     secure mode (`keys`) it asks as a server, the one key the internal ports accept."""
     ctx = ctx or zmq.Context.instance()
     clock = LamportClock()
-    to_reference = to_server = None
-    if keys is not None:
-        own = keys.pair("server")
-        to_reference, to_server = (own, keys.public("reference")), (own, keys.public("server"))
+    to_reference = keys.as_server("reference") if keys is not None else None
+    to_server = keys.as_server("server") if keys is not None else None
     reply = rpc.call(ctx, reference, "list", clock, timeout, curve=to_reference)
     servers = _listed(reply)
     names = {s.name for s in servers}

@@ -111,8 +111,7 @@ def handshake_refused(sock: zmq.Socket, endpoint: str, timeout: float = 10.0) ->
 def server_status(cluster: Cluster, index: int) -> dict[str, Any]:
     """The `status` service of server i, through its server-to-server port."""
     keys = cluster.topology.keys
-    server = ClusterKeys(keys) if keys is not None else None
-    curve = (server.pair("server"), server.public("server")) if server is not None else None
+    curve = ClusterKeys(keys).as_server("server") if keys is not None else None
     peer = RawClient(cluster.topology.endpoint(5 + index), timeout=1.0, curve=curve)
     try:
         return peer.request("status")["data"]

@@ -74,6 +74,11 @@ class ClusterKeys:
             raise ValueError(f"{path} holds no secret key")
         return KeyPair(public, secret)
 
+    def as_server(self, role: str) -> tuple[KeyPair, bytes]:
+        """(the server pair, `role`'s public key): how a server, or a trusted tool acting as
+        one (bbs status, tests), connects to `role` as a CURVE client."""
+        return self.pair("server"), self.public(role)
+
     def allowed(self) -> frozenset[bytes]:
         return frozenset(zmq.auth.load_certificates(self.directory / ALLOWED_DIR))
 

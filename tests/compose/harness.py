@@ -123,8 +123,7 @@ class ComposeCluster:
         answer the server key only)."""
         self.project = project
         self.env = env
-        server = ClusterKeys(keys) if keys is not None else None
-        self.peer_curve = (server.pair("server"), server.public("server")) if server else None
+        self.peer_curve = ClusterKeys(keys).as_server("server") if keys is not None else None
         self.servers = [self.container("server", i) for i in range(1, SERVERS + 1)]
         self.broker = self.container("broker")
         self.proxy = self.container("proxy")

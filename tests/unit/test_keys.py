@@ -49,6 +49,13 @@ def test_existing_keys_are_never_overwritten(tmp_path: Path) -> None:
     assert ClusterKeys(out).public("server") == before
 
 
+def test_a_trusted_tool_connects_as_a_server(tmp_path: Path) -> None:
+    out = ClusterKeys(keys.create(tmp_path / "keys"))
+    own, target = out.as_server("reference")
+    assert own == out.pair("server") and own.public in out.allowed()
+    assert target == out.public("reference")
+
+
 def test_a_secret_readable_by_others_is_refused(tmp_path: Path) -> None:
     out = keys.create(tmp_path / "keys")
     os.chmod(out / "broker.key_secret", 0o644)

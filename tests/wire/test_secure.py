@@ -161,7 +161,7 @@ def test_the_broker_serves_plain_and_encrypted_clients_on_one_frontend(tmp_path:
     server = ClusterKeys(out)
     plain, secure, back, nowhere = (f"tcp://127.0.0.1:{free_base_port(1)}" for _ in range(4))
     broker = Device("broker", plain.replace("127.0.0.1", "*"), back, server, secure).start()
-    worker = rogue_socket(zmq.REP, (server.pair("server"), server.public("broker")))
+    worker = rogue_socket(zmq.REP, server.as_server("broker"))
     worker.connect(back)
     answered = threading.Thread(target=lambda: [worker.send(worker.recv()) for _ in range(2)])
     answered.start()
