@@ -71,6 +71,8 @@ def rogue_socket(kind: int, curve: tuple[KeyPair, bytes] | None) -> zmq.Socket:
         ("replicate", {"origin": "evil", "events": [{"id": "evil:1", "operation": "login"}]}),
         ("adjust", {"delta": 3600.0}),
         ("sync", {"heads": {}, "limit": 1000}),
+        ("store_limit", {"max_db_mb": 0.001}),
+        ("election", {}),
         ("status", {}),
     ],
 )
