@@ -20,6 +20,7 @@ from typing import Any
 from bench import bigstore, ceiling, fanout, plots, publish, recovery, report
 from bench.meta import describe, loadavg
 from bench.targets import evaluate
+from transport import keys
 
 SUITES = ("ceiling", "publish", "lag", "fanout", "recovery", "history", "memory")
 LEVELS = (1, 8, 32)
@@ -74,6 +75,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--keep", action="store_true", help="keep the data directories and logs")
     p.add_argument(
+        "--secure",
+        action="store_true",
+        help="run the publish suite's clusters in secure mode (CURVE between the cluster's "
+        "roles; the load clients stay plain, as other teams' clients do)",
+    )
+    p.add_argument(
         "--profile",
         action="store_true",
         help="sample with py-spy: server-0 at the highest publish load, the history "
@@ -115,7 +122,14 @@ def run(ns: argparse.Namespace, work: Path) -> dict[str, Any]:
         res["publish"] = {}
         for r in replicas:
             out = publish.run_cluster(
-                r, levels, duration, warmup, work, want_lag="lag" in suites, profile_dir=profile_dir
+                r,
+                levels,
+                duration,
+                warmup,
+                work,
+                want_lag="lag" in suites,
+                profile_dir=profile_dir,
+                keys=keys.ensure(work / "keys") if ns.secure else None,
             )
             if "lag" in out:
                 res["lag"] = out.pop("lag")

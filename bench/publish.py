@@ -35,11 +35,12 @@ def run_cluster(
     work: Path,
     want_lag: bool = False,
     profile_dir: Path | None = None,
+    keys: Path | None = None,
 ) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     results = []
-    out: dict[str, Any] = {"replicas": replicas, "levels": rows}
-    with ClusterRun(replicas, work / f"publish-r{replicas}") as run:
+    out: dict[str, Any] = {"replicas": replicas, "levels": rows, "secure": keys is not None}
+    with ClusterRun(replicas, work / f"publish-r{replicas}", keys=keys) as run:
         run.channel(CHANNEL)
         data = {"user": USER, "channel": CHANNEL}
         with SubscriberGroup(run.proxy_sub, CHANNEL, 1, f"@r{replicas}", record=True) as subs:

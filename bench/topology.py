@@ -14,6 +14,7 @@ import zmq
 from bench import logs, wire
 from bench.ports import free_base_port
 from roles.cluster import Cluster, Topology
+from transport.keys import ClusterKeys
 
 USER = "bench"
 
@@ -28,13 +29,16 @@ class ClusterRun:
         data_dir: Path,
         prepare: Callable[[Path], None] | None = None,
         ready_timeout: float = 90.0,
+        keys: Path | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.prepare = prepare
         self.ready_timeout = ready_timeout
         self.topology = Topology(
-            base_port=free_base_port(), data_dir=data_dir, servers=servers, bots=0
+            base_port=free_base_port(), data_dir=data_dir, servers=servers, bots=0, keys=keys
         )
+        # the status probes speak to the servers' peer ports: in secure mode, as a server
+        self.peer_curve = ClusterKeys(keys).as_server("server") if keys is not None else None
         self.cluster = Cluster(self.topology)
         self.ctx = zmq.Context()
         self.caller: wire.Caller | None = None
@@ -101,7 +105,7 @@ class ClusterRun:
     # ---- readiness --------------------------------------------------------------------
 
     def status(self, name: str, timeout: float = 2.0) -> dict[str, Any]:
-        caller = wire.Caller(self.ctx, self.peer_endpoint(name), timeout=timeout)
+        caller = wire.Caller(self.ctx, self.peer_endpoint(name), timeout, self.peer_curve)
         try:
             return caller.call("status", retries=0)
         finally:

@@ -8,7 +8,8 @@ from typing import Any
 
 import zmq
 
-from transport import codec
+from transport import codec, sockets
+from transport.keys import KeyPair
 
 
 def request(service: str, data: dict[str, Any], clock: int) -> bytes:
@@ -35,8 +36,16 @@ def ok(data: dict[str, Any]) -> bool:
 class Caller:
     """Blocking REQ client for setup and probes; not for load."""
 
-    def __init__(self, ctx: zmq.Context, endpoint: str, timeout: float = 3.0) -> None:
+    def __init__(
+        self,
+        ctx: zmq.Context,
+        endpoint: str,
+        timeout: float = 3.0,
+        curve: tuple[KeyPair, bytes] | None = None,
+    ) -> None:
+        """`curve`: (own pair, the server's public key) for a secure-mode internal port."""
         self.ctx, self.endpoint, self.timeout = ctx, endpoint, timeout
+        self.curve = curve
         self.clock = 0
         self.sock: zmq.Socket | None = None
 
@@ -45,6 +54,8 @@ class Caller:
             self.sock.close(0)
         self.sock = self.ctx.socket(zmq.REQ)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if self.curve is not None:
+            sockets.curve_client(self.sock, *self.curve)
         self.sock.connect(self.endpoint)
         return self.sock
 

@@ -3,12 +3,16 @@
 #   compose/up.sh                  # the whole cluster, detached
 #   compose/up.sh --build          # rebuild the image first (run compose/wheels.sh before
 #                                  # if the dependencies changed)
-# Env: COMPOSE_PROJECT_NAME (default bbs), BBS_IMAGE, BBS_SUBNET, BBS_BOT_INTERVAL.
+# Env: COMPOSE_PROJECT_NAME (default bbs), BBS_IMAGE, BBS_SUBNET, BBS_BOT_INTERVAL,
+# BBS_COMPOSE_FILES (compose files in order, e.g. "docker-compose.yml
+# docker-compose.secure.yml" for secure mode; default docker-compose.yml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 project=${COMPOSE_PROJECT_NAME:-bbs}
+files=()
+for file in ${BBS_COMPOSE_FILES:-docker-compose.yml}; do files+=(-f "$file"); done
 
-podman-compose -p "$project" up -d "$@"
+podman-compose -p "$project" "${files[@]}" up -d "$@"
 
 # A Linux bridge takes the lowest MAC among its ports; when that container goes away the
 # bridge's MAC changes and every container's ARP entry for the gateway (the DNS server)

@@ -58,6 +58,17 @@ MAX_DB_MB = _opt(
     "server: refuse writes once the database reaches this size, as on a full disk (0: no limit)",
     float,
 )
+KEYS = _opt("--keys", "", "secure mode: the cluster's keys directory (bbs keys); empty: open mode")
+SECURE_FRONTEND_BIND = _opt(
+    "--secure-frontend-bind",
+    "",
+    "broker, secure mode: also bind for clients here, CURVE-encrypted (any client key)",
+)
+SERVER_KEY = _opt(
+    "--server-key",
+    "",
+    "CURVE public key (Z85) of the broker's secure frontend: encrypt the link to --broker",
+)
 USER = _opt("--user", "", "user name (client: asked if empty; bot: random if empty)")
 PASSWORD_FILE = _opt(
     "--password-file", "", "client: file holding the password (claims the name if it is free)"
@@ -72,9 +83,9 @@ LOG_MAX_MB = _opt(
 
 COMMON = (NAME, LOG_FORMAT, LOG_FILE, LOG_MAX_MB)
 ROLE_OPTIONS: dict[str, tuple[Option, ...]] = {
-    "broker": (FRONTEND_BIND, BACKEND_BIND),
-    "proxy": (XSUB_BIND, XPUB_BIND),
-    "reference": (REFERENCE_BIND, DATA_DIR),
+    "broker": (FRONTEND_BIND, BACKEND_BIND, KEYS, SECURE_FRONTEND_BIND),
+    "proxy": (XSUB_BIND, XPUB_BIND, KEYS),
+    "reference": (REFERENCE_BIND, DATA_DIR, KEYS),
     "server": (
         BROKER_BACKEND,
         PROXY_PUB,
@@ -85,9 +96,10 @@ ROLE_OPTIONS: dict[str, tuple[Option, ...]] = {
         DATA_DIR,
         CLOCK_SKEW,
         MAX_DB_MB,
+        KEYS,
     ),
-    "client": (BROKER, PROXY_SUB, USER, PASSWORD_FILE, KEYS_HOME),
-    "bot": (BROKER, PROXY_SUB, USER, INTERVAL),
+    "client": (BROKER, PROXY_SUB, USER, PASSWORD_FILE, KEYS_HOME, SERVER_KEY, KEYS),
+    "bot": (BROKER, PROXY_SUB, USER, INTERVAL, SERVER_KEY, KEYS),
 }
 
 
@@ -132,6 +144,7 @@ class ServerSettings:
     peer_bind: str = PEER_BIND.default
     advertise: str = ""
     max_db_mb: float = 0.0
+    keys: str = ""  # secure mode's keys directory; empty: open mode
     timing: Timing = field(default=DEFAULT_TIMING)
 
     @property
@@ -158,4 +171,5 @@ def server_settings(ns: argparse.Namespace) -> ServerSettings:
         peer_bind=ns.peer_bind,
         advertise=ns.advertise,
         max_db_mb=ns.max_db_mb,
+        keys=ns.keys,
     )

@@ -13,6 +13,7 @@ import zmq
 
 from config.clocks import LamportClock
 from ops import rpc
+from transport.keys import ClusterKeys
 
 
 @dataclass
@@ -93,12 +94,16 @@ def collect(
     timeout: float = 1.0,
     previous: Snapshot | None = None,
     ctx: zmq.Context | None = None,
+    keys: ClusterKeys | None = None,
 ) -> Snapshot:
     """Ask the reference and every server it lists; servers of `previous` that left the list
-    are asked too (so a server that died between two refreshes shows as not alive)."""
+    are asked too (so a server that died between two refreshes shows as not alive). In
+    secure mode (`keys`) it asks as a server, the one key the internal ports accept."""
     ctx = ctx or zmq.Context.instance()
     clock = LamportClock()
-    reply = rpc.call(ctx, reference, "list", clock, timeout)
+    to_reference = keys.as_server("reference") if keys is not None else None
+    to_server = keys.as_server("server") if keys is not None else None
+    reply = rpc.call(ctx, reference, "list", clock, timeout, curve=to_reference)
     servers = _listed(reply)
     names = {s.name for s in servers}
     for old in previous.servers if previous else []:
@@ -106,7 +111,11 @@ def collect(
             servers.append(ServerState(old.name, old.rank, old.address, listed=False))
     with ThreadPoolExecutor(max_workers=max(1, len(servers))) as pool:
         replies = pool.map(
-            lambda s: rpc.call(ctx, s.address, "status", clock, timeout) if s.address else None,
+            lambda s: (
+                rpc.call(ctx, s.address, "status", clock, timeout, curve=to_server)
+                if s.address
+                else None
+            ),
             servers,
         )
         for server, status in zip(servers, replies, strict=True):

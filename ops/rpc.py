@@ -9,7 +9,8 @@ from typing import Any
 import zmq
 
 from config.clocks import LamportClock
-from transport import codec
+from transport import codec, sockets
+from transport.keys import KeyPair
 
 
 def call(
@@ -19,11 +20,15 @@ def call(
     clock: LamportClock,
     timeout: float = 1.0,
     data: dict[str, Any] | None = None,
+    curve: tuple[KeyPair, bytes] | None = None,
 ) -> dict[str, Any] | None:
-    """The reply's `data`, or None when nothing sensible came back within `timeout`."""
+    """The reply's `data`, or None when nothing sensible came back within `timeout`.
+    `curve`: (own pair, the server's public key) for a secure-mode port."""
     sock = ctx.socket(zmq.REQ)
     sock.setsockopt(zmq.LINGER, 0)
     try:
+        if curve is not None:
+            sockets.curve_client(sock, *curve)
         sock.connect(endpoint)
         sock.send(codec.encode(service, data or {}, clock.tick(), time.time()))
         if not sock.poll(int(timeout * 1000), zmq.POLLIN):

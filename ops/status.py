@@ -14,11 +14,13 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import IO, Any
 
-from config.settings import REFERENCE
+from config.settings import KEYS, REFERENCE
 from ops.cluster_status import ServerState, Snapshot, collect
 from ops.table import table
+from transport.keys import ClusterKeys
 
 CLEAR = "\x1b[H\x1b[2J"
 
@@ -100,6 +102,11 @@ def parser() -> argparse.ArgumentParser:
         default=os.environ.get(REFERENCE.env, str(REFERENCE.default)),
         help=f"reference endpoint (env {REFERENCE.env}, default {REFERENCE.default})",
     )
+    p.add_argument(
+        "--keys",
+        default=os.environ.get(KEYS.env, ""),
+        help=f"secure mode: the cluster's keys directory (env {KEYS.env})",
+    )
     p.add_argument("--timeout", type=float, default=1.0, help="seconds per request (default 1)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
@@ -119,7 +126,8 @@ def run(argv: list[str], out: IO[str] | None = None, stop: threading.Event | Non
     """The whole command; returns 0, or 1 when the reference did not answer (single shot)."""
     out = out or sys.stdout
     ns = parser().parse_args(argv)
-    snapshot = collect(ns.reference, ns.timeout)
+    keys = ClusterKeys(Path(ns.keys)) if ns.keys else None
+    snapshot = collect(ns.reference, ns.timeout, keys=keys)
     if ns.watch is None:
         _show(snapshot, ns.json, out, clear=False)
         return 0 if snapshot.reference_up else 1
@@ -129,7 +137,7 @@ def run(argv: list[str], out: IO[str] | None = None, stop: threading.Event | Non
         _show(snapshot, ns.json, out, clear)
         if stop.wait(ns.watch):
             return 0
-        snapshot = collect(ns.reference, ns.timeout, previous=snapshot)
+        snapshot = collect(ns.reference, ns.timeout, previous=snapshot, keys=keys)
 
 
 def main(argv: list[str]) -> None:

@@ -23,6 +23,7 @@ from actors.session import (
 from config.timing import DEFAULT_TIMING, Timing
 from roles.keyring import DEFAULT_HOME, account_key
 from transport import protocol, sealing
+from transport.keys import Curve
 from transport.port import SUB
 from transport.protocol import Delivery
 from transport.pump import Pump
@@ -40,6 +41,7 @@ class ChatClient:
         node: Node | None = None,
         timing: Timing = DEFAULT_TIMING,
         keys_home: Path = DEFAULT_HOME,
+        curve: Curve | None = None,
     ) -> None:
         """`keys_home`: where the key pair of each claimed name is kept (roles.keyring)."""
         self.node = node or Node("client", "client", timing=timing)
@@ -48,7 +50,7 @@ class ChatClient:
         self.token = ""  # of a claimed name, sent with the requests that act as the user
         self.keys_home = keys_home
         try:
-            self.pump = Pump.start(self.node)
+            self.pump = Pump.start(self.node, curve)
             self._actors.append(self.pump.ref)
             self.session = SessionActor.start(self.node, self.pump, broker, on_delivery)
             self._actors.append(self.session)

@@ -25,17 +25,20 @@ def _node(role: str, ns: argparse.Namespace) -> Node:
 
 
 def run_broker(ns: argparse.Namespace) -> None:
+    from roles.secure import cluster_keys
     from transport.devices import Device
 
     _node("broker", ns)
-    _run_device(Device("broker", ns.frontend_bind, ns.backend_bind))
+    keys = cluster_keys(ns.keys)
+    _run_device(Device("broker", ns.frontend_bind, ns.backend_bind, keys, ns.secure_frontend_bind))
 
 
 def run_proxy(ns: argparse.Namespace) -> None:
+    from roles.secure import cluster_keys
     from transport.devices import Device
 
     _node("proxy", ns)
-    _run_device(Device("proxy", ns.xsub_bind, ns.xpub_bind))
+    _run_device(Device("proxy", ns.xsub_bind, ns.xpub_bind, cluster_keys(ns.keys)))
 
 
 def _run_device(device: object) -> None:
@@ -47,8 +50,11 @@ def _run_device(device: object) -> None:
 
 def run_reference(ns: argparse.Namespace) -> None:
     from roles import reference
+    from roles.secure import reference_curve
 
-    run_until_signal(reference.build(_node("reference", ns), ns.reference_bind, ns.data_dir))
+    node = _node("reference", ns)
+    curve = reference_curve(ns.keys)
+    run_until_signal(reference.build(node, ns.reference_bind, ns.data_dir, curve))
 
 
 def run_server(ns: argparse.Namespace) -> None:
@@ -62,10 +68,12 @@ def run_server(ns: argparse.Namespace) -> None:
 def run_bot(ns: argparse.Namespace) -> None:
     from roles.bot import Bot, on_delivery, random_name
     from roles.chat_client import ChatClient
+    from roles.secure import client_curve
 
     node = _node("bot", ns)
     user = ns.user or random_name()
-    client = ChatClient(ns.broker, ns.proxy_sub, on_delivery, node=node)
+    curve = client_curve(ns.broker, ns.server_key, ns.keys)
+    client = ChatClient(ns.broker, ns.proxy_sub, on_delivery, node=node, curve=curve)
     stop = threading.Event()
     assembly = Assembly()
     worker = threading.Thread(
@@ -104,6 +112,7 @@ TOOLS = {
     "logs": ("ops.logs", "merge and check JSON logs"),
     "status": ("ops.status", "one table of the cluster's state"),
     "bench": ("bench.__main__", "benchmarks"),
+    "keys": ("roles.keys", "create the cluster's CURVE keys (secure mode)"),
 }
 
 

@@ -26,6 +26,7 @@ from config.timing import DEFAULT_TIMING, Timing
 from roles import client_commands as cc
 from roles.chat_client import ChatClient
 from roles.keyring import DEFAULT_HOME
+from roles.secure import client_curve
 from transport.numbers import wire_clock
 from transport.protocol import Delivery, is_claimed_refusal
 
@@ -374,9 +375,12 @@ def main(ns: argparse.Namespace, node: Node) -> None:
 
     keys_home = Path(ns.keys_home) if ns.keys_home else DEFAULT_HOME
     password = Path(ns.password_file).read_text().strip() if ns.password_file else ""
+    curve = client_curve(ns.broker, ns.server_key, ns.keys)
 
     def connect(on_delivery: Callable[[Delivery], None]) -> ChatLike:
-        return ChatClient(ns.broker, ns.proxy_sub, on_delivery, node=node, keys_home=keys_home)
+        return ChatClient(
+            ns.broker, ns.proxy_sub, on_delivery, node=node, keys_home=keys_home, curve=curve
+        )
 
     out = functools.partial(print, flush=True)  # resolves sys.stdout (patched) at each call
     with _terminal() as read:

@@ -19,6 +19,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from transport import keys
+
 
 def _bindable(port: int) -> bool:
     with socket.socket() as sock:
@@ -61,6 +63,11 @@ class Topology:
     bot_interval: float = 1.0
     extra_env: dict[str, str] = field(default_factory=dict)
     clock_skews: tuple[float, ...] = ()
+    keys: Path | None = None  # secure mode: every infrastructure role gets --keys
+
+    @property
+    def secure(self) -> list[str]:
+        return [f"--keys={self.keys}"] if self.keys is not None else []
 
     def endpoint(self, offset: int) -> str:
         return f"tcp://{self.host}:{self.base_port + offset}"
@@ -82,12 +89,30 @@ class Topology:
         out = [
             (
                 "broker",
-                ["broker", f"--frontend-bind=tcp://*:{b}", f"--backend-bind=tcp://*:{b + 1}"],
+                [
+                    "broker",
+                    f"--frontend-bind=tcp://*:{b}",
+                    f"--backend-bind=tcp://*:{b + 1}",
+                    *self.secure,
+                ],
             ),
-            ("proxy", ["proxy", f"--xsub-bind=tcp://*:{b + 2}", f"--xpub-bind=tcp://*:{b + 3}"]),
+            (
+                "proxy",
+                [
+                    "proxy",
+                    f"--xsub-bind=tcp://*:{b + 2}",
+                    f"--xpub-bind=tcp://*:{b + 3}",
+                    *self.secure,
+                ],
+            ),
             (
                 "reference",
-                ["reference", f"--reference-bind=tcp://*:{b + 4}", f"--data-dir={self.data_dir}"],
+                [
+                    "reference",
+                    f"--reference-bind=tcp://*:{b + 4}",
+                    f"--data-dir={self.data_dir}",
+                    *self.secure,
+                ],
             ),
         ]
         for i in range(self.servers):
@@ -118,6 +143,7 @@ class Topology:
             f"--advertise=tcp://{self.host}:{port}",
             f"--data-dir={self.data_dir}",
             f"--clock-skew={self.clock_skews[i] if i < len(self.clock_skews) else 0.0}",
+            *self.secure,
         ]
 
 
@@ -182,6 +208,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--servers", type=int, default=3)
     parser.add_argument("--bots", type=int, default=2)
     parser.add_argument("--bot-interval", type=float, default=1.0)
+    parser.add_argument(
+        "--secure",
+        action="store_true",
+        help="secure mode: keys under DATA_DIR/keys (made if missing); clients stay plain",
+    )
     ns = parser.parse_args(argv)
     topology = Topology(
         base_port=ns.base_port,
@@ -189,6 +220,7 @@ def main(argv: list[str]) -> None:
         bots=ns.bots,
         data_dir=Path(ns.data_dir),
         bot_interval=ns.bot_interval,
+        keys=keys.ensure(Path(ns.data_dir) / "keys") if ns.secure else None,
     )
     cluster = Cluster(topology).start()
     print(f"BBS cluster up: {ns.servers} servers, {ns.bots} bots")
@@ -203,6 +235,8 @@ def main(argv: list[str]) -> None:
     for i in range(ns.servers):
         print(f"  {topology.server_name(i):18} {topology.endpoint(5 + i)}")
     print(f"  logs               {cluster.log_dir}/")
+    if topology.keys is not None:
+        print(f"  keys (secure mode) {topology.keys}/")
     print(
         f"Attach a client:  bbs client --broker={topology.broker} --proxy-sub={topology.proxy_sub}"
     )

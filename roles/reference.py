@@ -9,17 +9,21 @@ from actors.messages import ClientRequest, ExpiryDue
 from actors.registry import RegistryActor
 from actors.scheduler import Scheduler
 from roles.assembly import Assembly
+from transport.keys import Curve
 from transport.pump import Pump
 
 
-def build(node: Node, bind: str, data_dir: str = "") -> Assembly:
+def build(node: Node, bind: str, data_dir: str = "", curve: Curve | None = None) -> Assembly:
+    """The reference; with `curve` it answers allow-listed servers only."""
     with Assembly().unwinding() as assembly:
-        _assemble(node, bind, data_dir, assembly)
+        _assemble(node, bind, data_dir, curve, assembly)
     return assembly
 
 
-def _assemble(node: Node, bind: str, data_dir: str, assembly: Assembly) -> None:
-    pump = Pump.start(node)
+def _assemble(
+    node: Node, bind: str, data_dir: str, curve: Curve | None, assembly: Assembly
+) -> None:
+    pump = Pump.start(node, curve)
     assembly.add_actor("pump", pump.ref)
     book = Path(data_dir) / "reference-ranks.json" if data_dir else None
     if book is not None:

@@ -15,6 +15,7 @@ from actors.routes import Routes
 from actors.scheduler import Scheduler
 from config.settings import ServerSettings
 from roles.assembly import Assembly
+from roles.secure import server_curve
 from roles.server_graph import SUBSCRIBED_TOPICS, start_server_actors
 from transport.port import PUB, SUB
 from transport.pump import Pump
@@ -32,7 +33,7 @@ def build(settings: ServerSettings, node: Node | None = None) -> Assembly:
 
 def _assemble(settings: ServerSettings, node: Node, assembly: Assembly) -> None:
     timing = node.timing
-    pump = Pump.start(node)
+    pump = Pump.start(node, server_curve(settings))
     assembly.add_actor("pump", pump.ref)
     scheduler = Scheduler()
     assembly.add("scheduler", scheduler.stop)

@@ -9,11 +9,14 @@ from typing import Any, TypeVar
 
 import msgpack
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from roles.cluster import Cluster, Topology, free_base_port
+from transport import sockets
+from transport.keys import ClusterKeys, KeyPair
 
 T = TypeVar("T")
-__all__ = ["RawClient", "free_base_port", "start_cluster", "wait_for"]
+__all__ = ["RawClient", "free_base_port", "handshake_refused", "start_cluster", "wait_for"]
 
 
 def wait_for(
@@ -39,9 +42,13 @@ def wait_for(
 class RawClient:
     """A protocol client on a plain REQ socket, as another team's client would be."""
 
-    def __init__(self, endpoint: str, timeout: float = 5.0) -> None:
+    def __init__(
+        self, endpoint: str, timeout: float = 5.0, curve: tuple[KeyPair, bytes] | None = None
+    ) -> None:
+        """`curve`: (own pair, the server's public key) to connect with CURVE."""
         self.endpoint = endpoint
         self.timeout_ms = int(timeout * 1000)
+        self.curve = curve
         self.ctx = zmq.Context.instance()
         self.clock = 0
         self.sock = self._open()
@@ -50,6 +57,8 @@ class RawClient:
         sock = self.ctx.socket(zmq.REQ)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.RCVTIMEO, self.timeout_ms)
+        if self.curve is not None:
+            sockets.curve_client(sock, *self.curve)
         sock.connect(self.endpoint)
         return sock
 
@@ -77,9 +86,33 @@ class RawClient:
         self.sock.close(0)
 
 
+def handshake_refused(sock: zmq.Socket, endpoint: str, timeout: float = 10.0) -> None:
+    """Connect `sock` to `endpoint` and return once its handshake failed (secure mode
+    refusing it); fail if it succeeds or nothing happens in `timeout`."""
+    failed = (
+        zmq.EVENT_HANDSHAKE_FAILED_AUTH
+        | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+        | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    )
+    monitor = sock.get_monitor_socket()
+    sock.connect(endpoint)
+    try:
+        while True:
+            assert monitor.poll(int(timeout * 1000)), f"no handshake outcome from {endpoint}"
+            event = recv_monitor_message(monitor)["event"]
+            assert event != zmq.EVENT_HANDSHAKE_SUCCEEDED, f"{endpoint} accepted the handshake"
+            if event & failed:
+                return
+    finally:
+        sock.disable_monitor()
+        monitor.close(0)
+
+
 def server_status(cluster: Cluster, index: int) -> dict[str, Any]:
     """The `status` service of server i, through its server-to-server port."""
-    peer = RawClient(cluster.topology.endpoint(5 + index), timeout=1.0)
+    keys = cluster.topology.keys
+    curve = ClusterKeys(keys).as_server("server") if keys is not None else None
+    peer = RawClient(cluster.topology.endpoint(5 + index), timeout=1.0, curve=curve)
     try:
         return peer.request("status")["data"]
     finally:

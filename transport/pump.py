@@ -29,9 +29,11 @@ import zmq
 
 from actors.base import BaseActor, Node, handles, teller
 from transport import codec, sockets
+from transport.keys import Curve
 from transport.lazy_pirate import LazyPirate, Verdict
 from transport.port import Call, Inbound, Publication, Response
 from transport.pump_inbox import PumpInbox
+from transport.zap import CLUSTER, ZapHandler
 
 log = structlog.get_logger()
 BURST = 100  # messages read from one socket per round; a REQ socket holds one reply
@@ -139,8 +141,10 @@ class PumpActor(BaseActor):
         # Pykka's private hook (see transport/pump_inbox.py and the test that pins it).
         return PumpInbox()
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, curve: Curve | None = None) -> None:
         super().__init__(node)
+        self._curve = curve
+        self._zap: ZapHandler | None = None
         self.inbox = cast(PumpInbox, self.actor_inbox)
         self._named: dict[str, zmq.Socket] = {}
         self._channels: dict[tuple[str, str], _Channel] = {}
@@ -155,6 +159,10 @@ class PumpActor(BaseActor):
         self._ctx = zmq.Context()
         self.inbox.on_round = self._check_deadlines
         self.inbox.poll_ms = round(self.node.timing.pump_poll_interval * 1000)
+        if self._curve is not None and self._curve.allowed:
+            # ZAP answers handshakes in this thread, polled like any socket of the pump.
+            self._zap = ZapHandler(self._ctx, self._curve.allowed)
+            self.inbox.watch(self._zap.socket, self._zap.handle, BURST)
 
     def on_stop(self) -> None:
         self.inbox.close()
@@ -163,6 +171,8 @@ class PumpActor(BaseActor):
                 channel.socket.close(0)
         for sock in self._named.values():
             sock.close(0)
+        if self._zap is not None:
+            self._zap.close()
         self._ctx.term()
 
     @handles(Ready)
@@ -211,11 +221,22 @@ class PumpActor(BaseActor):
         sock = self._ctx.socket(kind)
         try:
             sockets.configure(sock)
+            self._secure(sock, endpoint, bind)
             sock.bind(endpoint) if bind else sock.connect(endpoint)
         except zmq.ZMQError:
             sock.close(0)
             raise
         return sock
+
+    def _secure(self, sock: zmq.Socket, endpoint: str, bind: bool) -> None:
+        """Secure mode: what we bind takes allow-listed keys only; what we connect to is a
+        CURVE server when its key is known, else plain (the proxy's XPUB)."""
+        if self._curve is None:
+            return
+        if bind:
+            sockets.curve_server(sock, self._curve.own, CLUSTER)
+        elif (server := self._curve.server_key(endpoint)) is not None:
+            sockets.curve_client(sock, self._curve.own, server)
 
     # ---- serving ------------------------------------------------------------------------
 
@@ -419,8 +440,9 @@ class Pump:
         self._tell = teller(ref)
 
     @classmethod
-    def start(cls, node: Node) -> Pump:
-        return cls(PumpActor.start(node))
+    def start(cls, node: Node, curve: Curve | None = None) -> Pump:
+        """A pump; with `curve`, in secure mode (transport/keys.py)."""
+        return cls(PumpActor.start(node, curve))
 
     def ready(self, timeout: float = 5.0) -> None:
         """Wait until every socket asked for so far is set up; raise the first failure."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zmq
 
 from transport.codec import MAX_FRAME_BYTES
+from transport.keys import KeyPair
 
 # The sockets' own size limit (ZMQ_MAXMSGSIZE): a frame over MAX_FRAME_BYTES but within this is
 # read and refused with an erro that names its service; a larger one makes ZeroMQ drop that
@@ -25,3 +26,19 @@ def configure(sock: zmq.Socket) -> None:
     sock.setsockopt(zmq.MAXMSGSIZE, HARD_FRAME_BYTES)
     sock.setsockopt(zmq.SNDHWM, HWM)
     sock.setsockopt(zmq.RCVHWM, HWM)
+
+
+def curve_server(sock: zmq.Socket, own: KeyPair, domain: str) -> None:
+    """Accept only CURVE handshakes, each checked by the context's ZAP handler under `domain`
+    (transport/zap.py). Set before bind: a listener keeps the options it was bound with."""
+    sock.setsockopt(zmq.CURVE_SERVER, 1)
+    sock.setsockopt(zmq.CURVE_SECRETKEY, own.secret)
+    sock.setsockopt(zmq.ZAP_DOMAIN, domain.encode())
+
+
+def curve_client(sock: zmq.Socket, own: KeyPair, server_public: bytes) -> None:
+    """Encrypt to, and authenticate, the CURVE server holding `server_public`. Set before
+    connect."""
+    sock.setsockopt(zmq.CURVE_SERVERKEY, server_public)
+    sock.setsockopt(zmq.CURVE_PUBLICKEY, own.public)
+    sock.setsockopt(zmq.CURVE_SECRETKEY, own.secret)

@@ -26,12 +26,15 @@ import zmq
 
 from ops.table import table
 from tests.support import wait_for
+from transport import sockets
+from transport.keys import ClusterKeys, KeyPair
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "compose"
 SERVERS = 3
 STATUS_PORT = 5560
 BROKER_PORT = 5555
+PROXY_PUB_PORT = 5557
 PROXY_SUB_PORT = 5558
 CUT_TABLE = "bbs_compose_test_cut"
 CUT_RULES = f"""
@@ -63,9 +66,16 @@ class Requester:
     """One REQ socket to an endpoint that may move: on a timeout the socket is dropped (Lazy
     Pirate) and the next request asks `endpoint()` again. Never resends a request."""
 
-    def __init__(self, endpoint: Callable[[], str], timeout: float = 3.0) -> None:
+    def __init__(
+        self,
+        endpoint: Callable[[], str],
+        timeout: float = 3.0,
+        curve: tuple[KeyPair, bytes] | None = None,
+    ) -> None:
+        """`curve`: (own pair, the server's public key) for a secure-mode internal port."""
         self.endpoint = endpoint
         self.timeout_ms = int(timeout * 1000)
+        self.curve = curve
         self.clock = 0
         self.sock: zmq.Socket | None = None
 
@@ -74,6 +84,8 @@ class Requester:
         if self.sock is None:
             self.sock = zmq.Context.instance().socket(zmq.REQ)
             self.sock.setsockopt(zmq.LINGER, 0)
+            if self.curve is not None:
+                sockets.curve_client(self.sock, *self.curve)
             self.sock.connect(self.endpoint())
         self.clock += 1
         body = {
@@ -106,9 +118,12 @@ class Container:
 class ComposeCluster:
     """The compose project under test: names, addresses, status, faults."""
 
-    def __init__(self, project: str, env: dict[str, str]) -> None:
+    def __init__(self, project: str, env: dict[str, str], keys: Path | None = None) -> None:
+        """`keys`: the keys directory of a secure-mode deployment (its status ports then
+        answer the server key only)."""
         self.project = project
         self.env = env
+        self.peer_curve = ClusterKeys(keys).as_server("server") if keys is not None else None
         self.servers = [self.container("server", i) for i in range(1, SERVERS + 1)]
         self.broker = self.container("broker")
         self.proxy = self.container("proxy")
@@ -195,7 +210,7 @@ class ComposeCluster:
             ip = self.ip(name)
         except (RuntimeError, KeyError):
             return None
-        peer = Requester(lambda: f"tcp://{ip}:{STATUS_PORT}", timeout)
+        peer = Requester(lambda: f"tcp://{ip}:{STATUS_PORT}", timeout, self.peer_curve)
         try:
             return peer.request("status")
         except TimeoutError:
