@@ -60,10 +60,15 @@ class ReplicationActor(BaseActor):
         heads: dict[str, int],
         now: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        publish_events: bool = True,
     ) -> None:
+        """`publish_events`: also publish each local event on the `replication` topic, as the
+        assignment asks; a secure cluster does not (its servers replicate by push, and the
+        topic is readable by anyone who reaches the proxy)."""
         super().__init__(node)
         self.transport = transport
         self.routes = routes
+        self.publish_events = publish_events
         self.now = now
         self.wall = wall  # OS time like the log timestamps, which stored_ms is read against
         self.replica = ReplicaHeads(dict(heads))
@@ -211,7 +216,7 @@ class ReplicationActor(BaseActor):
             self.outbox.add(event)
             seal_to = self.seal_to.pop(event.seq, "")
             published = protocol.replication_publication(event, self.node.clock.now(), seal_to)
-            if published is not None:
+            if published is not None and self.publish_events:
                 topic, message = published
                 self.transport.publish(PUB, topic, message, clock=event.clock)
         dropped = self.tracker.fail(a.failed)

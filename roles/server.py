@@ -46,6 +46,7 @@ def _assemble(settings: ServerSettings, node: Node, assembly: Assembly) -> None:
         settings.advertised,
         on_started=assembly.add_actor,
         max_db_mb=settings.max_db_mb,
+        publish_events=not settings.keys,
     )
     pump.serve("peer", settings.peer_bind, bind=True, hops=1, on_request=graph.on_peer_request)
     pump.publisher(PUB, settings.proxy_pub)

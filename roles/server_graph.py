@@ -152,6 +152,7 @@ def start_server_actors(
     on_started: Callable[[str, pykka.ActorRef], None] = lambda name, ref: None,
     now: Callable[[], float] = time.monotonic,
     resolve: Callable[[str], str | None] | None = None,
+    publish_events: bool = True,
     max_db_mb: float = 0.0,
 ) -> ServerGraph:
     """Start a server's actors in dependency order: persistence (opens the store, whose
@@ -159,7 +160,8 @@ def start_server_actors(
     Each is added to `routes` as it starts, and `on_started` sees it (the role registers its
     stop); `now` is the monotonic time the timeouts use (virtual in tests); `resolve` maps a
     peer's endpoint to one with an IP address (default: transport.endpoints.Resolver);
-    `max_db_mb` caps the database (0: no limit)."""
+    `max_db_mb` caps the database (0: no limit); `publish_events` is off in secure mode
+    (nothing readable on the `replication` topic)."""
     refs: dict[str, pykka.ActorRef] = {}
 
     def started(name: str, ref: pykka.ActorRef) -> pykka.ActorRef:
@@ -174,7 +176,10 @@ def start_server_actors(
     )
     snapshot = persistence.proxy().snapshot().get()
     first_view = threading.Event()
-    started("replication", ReplicationActor.start(node, transport, routes, snapshot.heads, now))
+    replication = ReplicationActor.start(
+        node, transport, routes, snapshot.heads, now, publish_events=publish_events
+    )
+    started("replication", replication)
     started("passwords", PasswordActor.start(node, routes))
     chat = ChatActor.start(
         node, transport, routes, snapshot.users, snapshot.channels, accounts=snapshot.accounts

@@ -184,3 +184,27 @@ def test_the_broker_serves_plain_and_encrypted_clients_on_one_frontend(tmp_path:
         encrypted.close()
         worker.close(0)
         broker.stop()
+
+
+def test_the_replication_topic_carries_nothing_in_secure_mode(cluster: Cluster) -> None:
+    listener = zmq.Context.instance().socket(zmq.SUB)  # anyone may reach the XPUB
+    listener.setsockopt(zmq.LINGER, 0)
+    listener.setsockopt(zmq.SUBSCRIBE, b"")
+    listener.connect(cluster.topology.endpoint(3))
+    client = RawClient(cluster.topology.broker)
+    try:
+        channel = f"quiet-{time.monotonic_ns()}"
+        client.request("channel", channel=channel)
+        heard: list[bytes] = []
+
+        def posted_and_heard_on_the_channel() -> bool:
+            client.request("publish", user="ana", channel=channel, message="seen by members")
+            while listener.poll(100):
+                heard.append(listener.recv_multipart()[0])
+            return channel.encode() in heard
+
+        wait_for(posted_and_heard_on_the_channel, what="the subscription in place")
+        assert b"replication" not in heard  # servers replicate by push only
+    finally:
+        client.close()
+        listener.close(0)
