@@ -11,7 +11,8 @@ import uuid
 
 import pytest
 
-from tests.cluster.test_replication import Load, heads, status
+from tests.cluster.replicas import heads, status, whole_history
+from tests.cluster.test_replication import Load
 from tests.support import RawClient, start_cluster, wait_for
 from transport import codec
 from transport.codec import MAX_FRAME_BYTES
@@ -51,19 +52,6 @@ def stored_log(db) -> list[str]:
             "SELECT message FROM events WHERE op = 'publish' ORDER BY clock, origin, seq"
         )
         return [message for (message,) in rows]
-
-
-def whole_history(client: RawClient, channel: str) -> list[str]:
-    """Every post of `channel`, paging back with `before_clock`."""
-    texts: list[str] = []
-    paging: dict = {}
-    while True:
-        reply = client.request("history", channel=channel, limit=1000, **paging)
-        page = reply["data"]["messages"]
-        if not page:
-            return texts
-        texts = [m["message"] for m in page] + texts
-        paging = {"before_clock": page[0]["clock"]}
 
 
 def test_the_largest_messages_replicate_even_after_a_replica_fell_behind(tmp_path) -> None:

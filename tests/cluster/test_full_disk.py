@@ -10,13 +10,12 @@ import uuid
 
 import pytest
 
-from tests.cluster.test_replication import heads, histories_from_every_replica
+from tests.cluster.replicas import histories_from_every_replica, wait_converged
 from tests.support import RawClient, start_cluster, wait_for
 from transport.fields import MAX_MESSAGE_CHARS
 
 pytestmark = pytest.mark.cluster
 
-NAMES = ["server-0", "server-1", "server-2"]
 PAD = "x" * (MAX_MESSAGE_CHARS - 20)  # each post needs fresh pages in the database
 FULL = "cannot store: database or disk is full"
 
@@ -56,11 +55,7 @@ def test_a_full_replica_refuses_writes_then_catches_up_once_space_is_back(tmp_pa
         assert FULL in {f["error"] for f in failures}
 
         assert store_limit(cluster, 1, 0) == "OK"  # space is back
-        wait_for(
-            lambda: len({heads(cluster, n) for n in NAMES}) == 1,
-            timeout=30,
-            what="the full replica caught up",
-        )
+        wait_converged(cluster)  # the full replica caught up
         histories = histories_from_every_replica(cluster, channel, rounds=3)
         assert histories[0] == histories[1] == histories[2]
         assert sorted(histories[0]) == sorted(acked)  # every OK, and no refused write anywhere

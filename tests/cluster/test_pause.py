@@ -12,22 +12,10 @@ import pytest
 
 from actors.session import Unreachable
 from roles.chat_client import ChatClient
-from tests.cluster.test_replication import heads
+from tests.cluster.replicas import wait_converged, whole_history
 from tests.support import RawClient, start_cluster, wait_for
 
 pytestmark = pytest.mark.cluster
-
-
-def whole_history(client: RawClient, channel: str) -> list[str]:
-    """Every post of the channel, oldest first, paging back with before_clock."""
-    texts: list[str] = []
-    before: dict[str, int] = {}
-    while True:
-        page = client.request("history", channel=channel, limit=1000, **before)["data"]
-        if not page["messages"]:
-            return texts
-        texts = [m["message"] for m in page["messages"]] + texts
-        before = {"before_clock": page["messages"][0]["clock"]}
 
 
 def test_a_paused_server_resumed_under_load_stores_no_post_twice(tmp_path) -> None:
@@ -70,8 +58,7 @@ def test_a_paused_server_resumed_under_load_stores_no_post_twice(tmp_path) -> No
         stop.set()
         for thread in threads:
             thread.join(15)
-        names = ["server-0", "server-1", "server-2"]
-        wait_for(lambda: len({heads(cluster, n) for n in names}) == 1, what="replicas converged")
+        wait_converged(cluster)
         reader = RawClient(cluster.topology.broker)
         histories = [whole_history(reader, channel) for _ in range(3)]  # every replica
         reader.close()

@@ -11,17 +11,10 @@ import msgpack
 import pytest
 import zmq
 
-from tests.support import RawClient, server_status, start_cluster, wait_for
+from tests.cluster.replicas import channel_history, heads, histories_from_every_replica, status
+from tests.support import RawClient, start_cluster, wait_for
 
 pytestmark = pytest.mark.cluster
-
-
-def status(cluster, name: str) -> dict:
-    return server_status(cluster, int(name.rsplit("-", 1)[1]))
-
-
-def heads(cluster, name: str) -> tuple:
-    return tuple(sorted(status(cluster, name)["heads"].items()))
 
 
 def coordinators(cluster, names) -> set[str | None]:
@@ -75,20 +68,6 @@ class Load:
         self.stop.set()
         self.thread.join(10)
         self.client.close()
-
-
-def channel_history(client: RawClient, channel: str) -> list[str]:
-    reply = client.request("history", channel=channel, limit=1000)
-    return [m["message"] for m in reply["data"]["messages"]]
-
-
-def histories_from_every_replica(cluster, channel: str, rounds: int = 3) -> list[list[str]]:
-    """The broker round-robins, so consecutive requests reach every replica."""
-    client = RawClient(cluster.topology.broker)
-    try:
-        return [channel_history(client, channel) for _ in range(rounds)]
-    finally:
-        client.close()
 
 
 @pytest.fixture

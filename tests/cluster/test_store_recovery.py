@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from tests.cluster.test_replication import heads, histories_from_every_replica
-from tests.support import RawClient, start_cluster, wait_for
+from tests.cluster.replicas import histories_from_every_replica, wait_converged
+from tests.support import RawClient, start_cluster
 
 pytestmark = pytest.mark.cluster
 
@@ -32,12 +32,7 @@ def test_a_corrupt_store_is_moved_aside_and_rebuilt_from_the_peers(tmp_path) -> 
             raw.write(bytes(range(256)) * 16)
 
         cluster.start_one("server-1")
-        names = ["server-0", "server-1", "server-2"]
-        wait_for(
-            lambda: len({heads(cluster, n) for n in names}) == 1,
-            timeout=30,
-            what="rebuilt replica converged",
-        )
+        wait_converged(cluster)  # the rebuilt replica too
         histories = histories_from_every_replica(cluster, channel, rounds=3)
         assert histories[0] == histories[1] == histories[2]
         assert len(histories[0]) == 800
