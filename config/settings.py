@@ -106,7 +106,10 @@ ROLE_OPTIONS: dict[str, tuple[Option, ...]] = {
 def add_options(parser: argparse.ArgumentParser, role: str) -> None:
     for opt in (*ROLE_OPTIONS[role], *COMMON):
         raw = os.environ.get(opt.env)
-        default = opt.type(raw) if raw is not None else opt.default
+        try:
+            default = opt.type(raw) if raw is not None else opt.default
+        except ValueError:  # one clear line, not a traceback
+            parser.error(f"{opt.env}={raw!r} is not a {opt.type.__name__} ({opt.help})")
         parser.add_argument(
             opt.flag,
             dest=opt.dest,

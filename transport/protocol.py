@@ -578,8 +578,10 @@ class Replicated:
 
 
 def coordinator_announcement(name: str, timestamp: float) -> tuple[str, dict[str, Any]]:
+    # the timestamp also at the top level: one published client reads it only there
     return SERVERS, {
         "service": Service.ELECTION,
+        "timestamp": timestamp,
         "data": {"coordinator": name, "timestamp": timestamp},
     }
 
