@@ -140,7 +140,13 @@ class ClusterRun:
 
     def channel(self, name: str) -> None:
         """Create a channel (fine if it exists) and wait until every server knows it."""
-        self.call("channel", channel=name, user=USER)
+        deadline = time.monotonic() + self.ready_timeout
+        while True:  # a busy server (just started, catching up) says so: ask again
+            reply = self.call("channel", channel=name, user=USER)
+            if wire.ok(reply) or "exists" in str(reply.get("description")):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"channel {name}: {reply}")
         for _ in range(3 * len(self.servers)):  # round-robin reaches every server
             reply = self.call("history", channel=name, limit=1)
             if not wire.ok(reply):
