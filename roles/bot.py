@@ -12,6 +12,7 @@ from roles.chat_client import ChatClient, Delivery, Unreachable
 
 log = structlog.get_logger()
 BURST = 10
+LOGIN_TRIES = 5
 WORDS = ("ola", "mundo", "zeromq", "pykka", "replica", "lamport", "berkeley", "bully", "chat")
 
 
@@ -27,9 +28,17 @@ def on_delivery(d: Delivery) -> None:
 
 class Bot:
     def __init__(
-        self, client: ChatClient, user: str, interval: float, stop: threading.Event
+        self,
+        client: ChatClient,
+        user: str,
+        interval: float,
+        stop: threading.Event,
+        chosen: bool = False,
     ) -> None:
+        """`chosen`: the name was given (--user): if the cluster refuses it, the bot stops
+        rather than post as a name it does not hold; a random name is replaced instead."""
         self.client, self.user, self.interval, self.stop = client, user, interval, stop
+        self.chosen = chosen
         self.sent = 0
 
     def run(self) -> None:
@@ -37,7 +46,8 @@ class Bot:
             try:
                 if not self.client.user:
                     self._login()
-                self._burst()
+                if not self.stop.is_set():
+                    self._burst()
             except Unreachable as exc:
                 if self.stop.is_set():
                     return
@@ -45,11 +55,23 @@ class Bot:
                 self.stop.wait(self.interval)
 
     def _login(self) -> None:
-        reply = self.client.login(self.user)
-        log.info("bot_login", user=self.user, status=reply.get("status"))
+        for _ in range(LOGIN_TRIES):
+            reply = self.client.login(self.user)
+            log.info("bot_login", user=self.user, status=reply.get("status"))
+            if reply.get("status") == "sucesso":
+                return
+            reason = reply.get("description") or reply.get("message")
+            if self.chosen:  # never post as a name the cluster refused
+                log.error("bot_login_refused", user=self.user, reason=reason)
+                self.stop.set()
+                return
+            self.user = random_name()  # a random name that was refused: draw another
+        raise Unreachable(f"no name accepted after {LOGIN_TRIES} tries")
 
     def _pick_channel(self) -> str:
-        channels = self.client.call("channels").get("channels") or []
+        # `users` too: the assignment names that key, and some servers answer only under it
+        listed = self.client.call("channels")
+        channels = listed.get("channels") or listed.get("users") or []
         if channels:
             return random.choice(channels)
         name = random_name("sala")

@@ -77,7 +77,9 @@ def run_bot(ns: argparse.Namespace) -> None:
     stop = threading.Event()
     assembly = Assembly()
     worker = threading.Thread(
-        target=Bot(client, user, ns.interval, stop).run, name="bot", daemon=True
+        target=Bot(client, user, ns.interval, stop, chosen=bool(ns.user)).run,
+        name="bot",
+        daemon=True,
     )
     assembly.add("client", client.close)
     assembly.add("bot", lambda: (stop.set(), worker.join(1.0)))
