@@ -57,6 +57,7 @@ class RawClient:
         sock = self.ctx.socket(zmq.REQ)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.RCVTIMEO, self.timeout_ms)
+        sock.setsockopt(zmq.SNDTIMEO, self.timeout_ms)  # no peer (refused handshake): Again
         if self.curve is not None:
             sockets.curve_client(sock, *self.curve)
         sock.connect(self.endpoint)
