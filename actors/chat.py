@@ -204,7 +204,8 @@ class ChatActor(BaseActor):
 
     def _askers(self, inbound: Inbound, write: Write) -> list[Inbound]:
         """Who waits for the outcome of `write`: its request and any resend of it."""
-        return [inbound, *self.resent.pop(request_key(write) or ("", ""), [])]
+        key = request_key(write)
+        return [inbound, *(self.resent.pop(key, []) if key else [])]
 
     @handles(Applied)
     def _applied(self, message: Applied) -> None:

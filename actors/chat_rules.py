@@ -130,7 +130,8 @@ class ChatRules:
             self.creating.discard(write.fields["channel"])
         if write.op == Operation.ACCOUNT:
             self.claiming.discard(write.fields["user"])
-        self.in_flight.discard(request_key(write) or ("", ""))
+        if key := request_key(write):
+            self.in_flight.discard(key)
 
     def decide(self, request: ClientCall | Refusal, retried: bool = False) -> Decision:
         """What to do with a parsed request (a refused one is answered with its reason)."""
