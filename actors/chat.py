@@ -25,20 +25,23 @@ from actors.messages import (
     Applied,
     Backlogged,
     ClientRequest,
+    ClientRequests,
     HistoryQuery,
     LocalWrite,
     MessageHandled,
+    NewWrites,
     PasswordDone,
     PasswordWork,
     RefreshThenRetry,
     WriteDone,
     WriteFailed,
+    WritesDone,
 )
 from actors.rate_limit import DEFAULT_SHARE, Fairness, FairShare
 from actors.roster import Roster
 from actors.routes import Routes
 from transport import protocol
-from transport.port import PUB, Inbound, Transport
+from transport.port import PUB, Inbound, Outgoing, Transport
 from transport.protocol import Event, Operation, ReadHistory
 
 MAX_WRITES_IN_FLIGHT = 1000
@@ -78,6 +81,11 @@ class ChatActor(BaseActor):
         self.resent: dict[tuple[str, str], list[Inbound]] = {}  # resends of a waiting write
         self.tokens = itertools.count(1)
         self.handled = 0
+        # what handling one message produced, sent once it is handled (after_message)
+        self.replies: list[tuple[Inbound, dict[str, Any]]] = []
+        self.publications: list[Outgoing] = []
+        self.writes: list[LocalWrite] = []
+        self.uncounted = 0  # handled requests the clock actor has not been told of
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -88,6 +96,24 @@ class ChatActor(BaseActor):
             "writes_in_flight": len(self.waiting),
             "stale_dropped": self.stale,
         }
+
+    def after_message(self) -> None:
+        if self.replies or self.publications:
+            self.transport.send_batch(self.replies, self.publications)
+            self.replies, self.publications = [], []
+        if self.writes:
+            self.routes.tell("replication", NewWrites(tuple(self.writes)))
+            self.writes = []
+        every = self.node.timing.clock_sync_every_messages
+        if self.handled // every > (self.handled - self.uncounted) // every:
+            # the clock actor only acts on multiples of `every`: it hears of no others
+            self.routes.tell("clock", MessageHandled(self.uncounted))
+            self.uncounted = 0
+
+    @handles(ClientRequests)
+    def _requests(self, message: ClientRequests) -> None:
+        for inbound in message.inbounds:
+            self._request(ClientRequest(inbound))
 
     @handles(ClientRequest)
     def _request(self, message: ClientRequest) -> None:
@@ -134,7 +160,7 @@ class ChatActor(BaseActor):
         token = next(self.tokens)
         self.waiting[token] = (inbound, write)
         seal_to = self.rules.seal_key(write.fields.get("dst", ""))
-        self.routes.tell("replication", LocalWrite(write.op, write.fields, token, seal_to))
+        self.writes.append(LocalWrite(write.op, write.fields, token, seal_to))
 
     def _admit(self, sender: bytes, write: Write, now: float) -> str | None:
         """Why this write may not start now, if it may not: too many writes already wait for
@@ -184,6 +210,11 @@ class ChatActor(BaseActor):
         self.backlogged = message.on
         self.log.info("shedding_writes" if message.on else "shedding_stopped")
 
+    @handles(WritesDone)
+    def _writes_done(self, message: WritesDone) -> None:
+        for done in message.done:
+            self._write_done(done)
+
     @handles(WriteDone)
     def _write_done(self, message: WriteDone) -> None:
         inbound, write = self.waiting.pop(message.token)
@@ -193,7 +224,7 @@ class ChatActor(BaseActor):
         published = protocol.publication(message.event, self.rules.seal_key(message.event.dst))
         if published is not None:
             topic, payload = published
-            self.transport.publish(PUB, topic, payload, clock=message.event.clock)
+            self.publications.append(Outgoing(PUB, topic, payload, message.event.clock))
 
     @handles(WriteFailed)
     def _write_failed(self, message: WriteFailed) -> None:
@@ -213,7 +244,7 @@ class ChatActor(BaseActor):
             self.rules.apply(event)
 
     def _answer(self, inbound: Inbound, data: dict[str, Any]) -> None:
-        self.transport.reply(inbound, data)
+        self.replies.append((inbound, data))
         self._count()
         if protocol.refused(data):
             self.log.info(
@@ -222,4 +253,4 @@ class ChatActor(BaseActor):
 
     def _count(self) -> None:
         self.handled += 1
-        self.routes.tell("clock", MessageHandled())
+        self.uncounted += 1

@@ -50,7 +50,8 @@ def _assemble(settings: ServerSettings, node: Node, assembly: Assembly) -> None:
     )
     pump.serve("peer", settings.peer_bind, bind=True, hops=1, on_request=graph.on_peer_request)
     pump.publisher(PUB, settings.proxy_pub)
-    pump.subscriber(SUB, settings.proxy_sub, list(SUBSCRIBED_TOPICS), graph.on_publication)
+    topics = list(SUBSCRIBED_TOPICS)
+    pump.subscriber_batches(SUB, settings.proxy_sub, topics, graph.on_publications)
     pump.ready()
 
     graph.start_membership(scheduler)
@@ -61,8 +62,8 @@ def _assemble(settings: ServerSettings, node: Node, assembly: Assembly) -> None:
     if not graph.catch_up(timing.startup_catchup_timeout * 10):
         log.warning("startup_catchup_incomplete")
     graph.start_timers(scheduler)
-    pump.serve(
-        "clients", settings.broker_backend, bind=False, hops=2, on_request=graph.on_client_request
+    pump.serve_batches(
+        "clients", settings.broker_backend, bind=False, hops=2, on_requests=graph.on_client_requests
     )
     pump.ready()
     log.info(

@@ -25,11 +25,12 @@ from actors.membership import MembershipActor
 from actors.messages import (
     AcksDue,
     AntiEntropyDue,
-    ClientRequest,
+    ClientRequests,
     ClockRoundDue,
     CoordinatorCheckDue,
     ElectionTick,
     HeartbeatDue,
+    PublishedEvents,
 )
 from actors.passwords import PasswordActor
 from actors.persistence import PersistenceActor
@@ -58,7 +59,6 @@ OWNERS: dict[type, str] = {
     AdjustRequest: "clock",
     PushRequest: "replication",
     SyncRequest: "replication",
-    Replicated: "replication",
     StoreLimitRequest: "persistence",
 }
 SUBSCRIBED_TOPICS = (protocol.SERVERS, protocol.REPLICATION)
@@ -101,8 +101,8 @@ class ServerGraph:
             **ask["chat"].stats().get(timeout=2),
         }
 
-    def on_client_request(self, inbound: Inbound) -> None:
-        self.routes.tell("chat", ClientRequest(inbound))
+    def on_client_requests(self, inbounds: list[Inbound]) -> None:
+        self.routes.tell("chat", ClientRequests(inbounds))
 
     def on_peer_request(self, inbound: Inbound) -> None:
         request = protocol.parse_peer_request(inbound)
@@ -119,10 +119,17 @@ class ServerGraph:
 
         threading.Thread(target=answer, name="status", daemon=True).start()
 
-    def on_publication(self, pub: Publication) -> None:
-        message = protocol.parse_server_publication(pub.topic, pub.message)
-        if message is not None:
-            self.routes.tell(OWNERS[type(message)], message)
+    def on_publications(self, pubs: list[Publication]) -> None:
+        """What one round read on the subscriber; its events go to replication together."""
+        events = []
+        for pub in pubs:
+            message = protocol.parse_server_publication(pub.topic, pub.message)
+            if isinstance(message, Replicated):
+                events.append(message.event)
+            elif message is not None:
+                self.routes.tell(OWNERS[type(message)], message)
+        if events:
+            self.routes.tell("replication", PublishedEvents(tuple(events)))
 
     def start_membership(self, timers: Timers) -> None:
         """Register with the reference now and heartbeat from then on."""

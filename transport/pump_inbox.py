@@ -49,6 +49,7 @@ class PumpInbox:
         self._readers: dict[zmq.Socket, tuple[Callable[[list[bytes]], None], int]] = {}
         self._readable: list[zmq.Socket] = []  # found by the last poll, read next round
         self.on_round: Callable[[], None] = lambda: None
+        self.after_reads: Callable[[], None] = lambda: None  # the round's reads are done
 
     # ---- Pykka's inbox protocol ---------------------------------------------------------
 
@@ -106,6 +107,8 @@ class PumpInbox:
         readable, self._readable = self._readable, []
         for sock in readable:
             self._read(sock)
+        if readable:
+            self.after_reads()
         self._asleep = True  # from here on a put writes a byte: the poll below cannot miss it
         self._take_queued()
         for sock, _ in self._poller.poll(0 if self._batch else self.poll_ms):

@@ -137,9 +137,9 @@ def test_the_acknowledgement_log_says_how_long_the_write_waited_since_durable_he
     with capture_logs() as logs:
         rep.transport.sent("replicate")[0].complete({"status": "OK", "heads": {"a": 1}})
         barrier(rep.ref)
-    [acknowledged] = [line for line in logs if line["event"] == "write_acknowledged"]
+    [acknowledged] = [line for line in logs if line["event"] == "writes_acknowledged"]
     assert acknowledged["stored_ms"] == 250.0
-    assert (acknowledged["id"], acknowledged["copies"]) == ("a:1", 2)
+    assert (acknowledged["ids"], acknowledged["copies"]) == (["a:1"], 2)
 
 
 def test_a_local_write_is_pushed_to_peers_only_once_durable_here(rep: Replication) -> None:
