@@ -2,7 +2,7 @@
 
 Starts everything it needs on free loopback ports (a throw-away data directory), drives
 load with its own protocol-speaking clients, prints a table, writes <out>/results.json and
-PNG plots. Suites: ceiling, publish, lag, fanout, recovery, history, memory.
+PNG plots. Suites: ceiling, publish, lag, fanout, recovery, history, memory, endurance.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import bigstore, ceiling, fanout, plots, publish, recovery, report
+from bench import bigstore, ceiling, endurance, fanout, plots, publish, recovery, report
 from bench.meta import describe, loadavg
 from bench.targets import evaluate
 from transport import keys
 
-SUITES = ("ceiling", "publish", "lag", "fanout", "recovery", "history", "memory")
+SUITES = ("ceiling", "publish", "lag", "fanout", "recovery", "history", "memory", "endurance")
 LEVELS = (1, 8, 32)
 FANOUT = (1, 10, 100)
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
@@ -66,6 +66,12 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="messages in the big store (default 1000000, quick 100000)",
+    )
+    p.add_argument(
+        "--endurance-seconds",
+        type=float,
+        default=None,
+        help="length of the endurance run (default 60, quick 12)",
     )
     p.add_argument(
         "--work-dir",
@@ -140,6 +146,10 @@ def run(ns: argparse.Namespace, work: Path) -> dict[str, Any]:
     if "recovery" in suites:
         print(f"recovery: {events:,} events written while a replica is down", flush=True)
         res["recovery"] = recovery.run(events, 32, work, profile_dir=profile_dir)
+    if "endurance" in suites:
+        seconds = ns.endurance_seconds or (12.0 if quick else 60.0)
+        print(f"endurance: {seconds:.0f}s of publishes on a store of {messages:,}", flush=True)
+        res["endurance"] = endurance.run(messages, seconds, work)
     if suites & {"history", "memory"}:
         print(f"history and memory: a store of {messages:,} messages", flush=True)
         big = bigstore.run(messages, duration, warmup, work, profile_dir=profile_dir)

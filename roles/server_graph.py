@@ -30,6 +30,7 @@ from actors.messages import (
     CoordinatorCheckDue,
     ElectionTick,
     HeartbeatDue,
+    Membership,
     PublishedEvents,
 )
 from actors.passwords import PasswordActor
@@ -72,6 +73,19 @@ TIMERS = (
 )
 
 
+class Pushers:
+    """The origins whose events reach this server by push (itself and its peers): their
+    publications on `replication` are dropped unparsed. The membership actor's thread
+    rebinds `names` to a new frozenset; the pump's thread only reads it."""
+
+    def __init__(self, me: str) -> None:
+        self.me = me
+        self.names = frozenset((me,))
+
+    def __call__(self, view: Membership) -> None:
+        self.names = frozenset(p.name for p in view.peers) | {self.me}
+
+
 class Timers(Protocol):
     """Scheduler or ManualScheduler."""
 
@@ -87,6 +101,7 @@ class ServerGraph:
     routes: Routes
     refs: dict[str, pykka.ActorRef]
     first_view: threading.Event
+    pushers: Pushers
 
     def status(self) -> dict[str, Any]:
         """What `bbs status` shows for this server (asks the actors: never on the pump)."""
@@ -123,7 +138,7 @@ class ServerGraph:
         """What one round read on the subscriber; its events go to replication together."""
         events = []
         for pub in pubs:
-            message = protocol.parse_server_publication(pub.topic, pub.message)
+            message = protocol.parse_server_publication(pub.topic, pub.message, self.pushers.names)
             if isinstance(message, Replicated):
                 events.append(message.event)
             elif message is not None:
@@ -170,6 +185,8 @@ def start_server_actors(
     `max_db_mb` caps the database (0: no limit); `publish_events` is off in secure mode
     (nothing readable on the `replication` topic)."""
     refs: dict[str, pykka.ActorRef] = {}
+    pushers = Pushers(node.name)
+    routes.add("pushers", pushers)
 
     def started(name: str, ref: pykka.ActorRef) -> pykka.ActorRef:
         on_started(name, ref)
@@ -198,4 +215,4 @@ def start_server_actors(
         "membership",
         MembershipActor.start(node, transport, routes, reference, advertised, first_view, resolve),
     )
-    return ServerGraph(node, transport, routes, refs, first_view)
+    return ServerGraph(node, transport, routes, refs, first_view, pushers)

@@ -609,10 +609,11 @@ def replication_publication(
 
 
 def parse_server_publication(
-    topic: str, message: dict[str, Any]
+    topic: str, message: dict[str, Any], pushers: frozenset[str] = frozenset()
 ) -> CoordinatorAnnounced | Replicated | None:
     """What a server heard on `servers` or `replication`; None for shapes it does not know
-    (other teams publish theirs on the same topics)."""
+    (other teams publish theirs on the same topics) and, unparsed, for the events of
+    `pushers` (origins that push their events to this server anyway)."""
     data = message.get("data") if isinstance(message.get("data"), dict) else {}
     if topic == SERVERS and message.get("service") == Service.ELECTION:
         name = data.get("coordinator", message.get("coordinator"))
@@ -620,6 +621,8 @@ def parse_server_publication(
             return CoordinatorAnnounced(name)
         return None
     if topic == REPLICATION and message.get("service") == REPLICATION:
+        if data.get("serverName") in pushers:
+            return None
         event = _event_from_replication(data)
         return Replicated(event) if event is not None else None
     return None
