@@ -8,6 +8,7 @@ beats the default.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import socket
 from dataclasses import dataclass, field
@@ -165,11 +166,45 @@ def add_options(parser: argparse.ArgumentParser, role: str) -> None:
 
 
 def host_address() -> str:
-    """This host's address as peers see it (a container's IP in compose)."""
+    """This host's address as peers see it: its name's address (a container's IP in
+    compose); when the name maps to loopback (many /etc/hosts map it to 127.0.1.1), the
+    address of the interface that carries the default route, if there is one."""
     try:
-        return socket.gethostbyname(socket.gethostname())
+        named = socket.gethostbyname(socket.gethostname())
     except OSError:
-        return "127.0.0.1"
+        named = "127.0.0.1"
+    if not ipaddress.ip_address(named).is_loopback:
+        return named
+    return routed_address() or named
+
+
+def routed_address() -> str | None:
+    """The local address of the default route, or None (no route, or only loopback)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1; a UDP connect only picks the route
+            address = probe.getsockname()[0]
+        except OSError:
+            return None
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+def loopback_warning(settings: ServerSettings) -> str:
+    """A warning when the server would tell the reference a loopback peer address although
+    no one chose it (--advertise): servers on other machines could not reach it."""
+    host = settings.advertised.removeprefix("tcp://").rsplit(":", 1)[0].strip("[]")
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name given with --advertise: the operator's choice
+        return ""
+    if settings.advertise or not loopback:
+        return ""
+    port = port_of(settings.peer_bind)
+    return (
+        f"this host's name resolves to {host} and no other address was found, so servers on "
+        f"other machines cannot reach this one: give --advertise tcp://REACHABLE-ADDRESS:{port} "
+        f"(or BBS_ADVERTISE)"
+    )
 
 
 def default_peer_endpoint(name: str) -> str:
