@@ -132,11 +132,6 @@ class Topology:
     def server_name(self, i: int) -> str:
         return f"server-{i}"
 
-    @property
-    def span(self) -> int:
-        """How many consecutive ports from base_port the topology binds."""
-        return 5 + self.servers
-
     def ports(self) -> list[tuple[int, str]]:
         """(port, what binds it) for every port the topology binds."""
         named = ["broker (clients)", "broker (servers)", "proxy (XSUB)", "proxy (XPUB)"]
@@ -350,7 +345,7 @@ def _base_port(p: argparse.ArgumentParser, value: str, servers: int) -> int:
         port = int(value)
     except ValueError:
         port = 0
-    if not 1 <= port <= 65535 - 5 - servers:
+    if not 1 <= port <= 65535 - 4 - servers:  # the last server's port is base + 4 + servers
         p.error(f"--base-port {value!r} is neither a port for the whole block nor {AUTO}")
     return port
 

@@ -72,3 +72,10 @@ def test_bench_help_works_without_the_bench_extra() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: bbs bench")
+
+
+def test_a_base_port_that_is_neither_a_port_nor_auto_is_refused() -> None:
+    done = bbs("up", env={"BBS_BASE_PORT": "65534"})  # the block would pass 65535
+    assert done.returncode == 2
+    assert "--base-port '65534' is neither a port for the whole block nor auto" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
