@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -120,15 +121,14 @@ TOOLS = {
 }
 
 
-def role_parser(
-    role: str, sub: argparse._SubParsersAction | None = None
-) -> argparse.ArgumentParser:
+def role_parser(role: str, sub: Any = None) -> argparse.ArgumentParser:
+    """The role's parser: standalone (prog `bbs ROLE`, so a bad flag shows the role's usage),
+    or added to `sub`, the top parser's subcommands (for `bbs --help`)."""
     what = f"run the {role}"
-    parser = (
-        sub.add_parser(role, help=what)
-        if sub
-        else argparse.ArgumentParser(f"bbs {role}", description=what)
-    )
+    if sub is None:
+        parser = argparse.ArgumentParser(f"bbs {role}", description=what)
+    else:
+        parser = sub.add_parser(role, help=what)
     add_options(parser, role)
     return parser
 
