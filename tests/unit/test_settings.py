@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import ROLE_OPTIONS
+from config.settings import BOT_INTERVAL, COMMON, ROLE_OPTIONS
 from roles import cluster
 from roles.cli import role_parser
 
@@ -71,3 +71,16 @@ def test_the_readme_documents_only_options_that_exist() -> None:
         assert documented <= flags, (role, documented - flags)
         if role != "up":
             assert flags <= documented, (role, "undocumented", flags - documented)
+
+
+def test_every_variable_compose_sets_is_one_a_role_reads() -> None:
+    read = {opt.env for role in ROLE_OPTIONS for opt in (*ROLE_OPTIONS[role], *COMMON)}
+    for path in sorted(README.parent.glob("docker-compose*.yml")):
+        keys = set(re.findall(r"^\s+(BBS_[A-Z_]+):", path.read_text(), re.MULTILINE))
+        assert keys and keys <= read, (path.name, keys - read)
+
+
+def test_the_bots_post_every_5_s_alike_in_bbs_up_compose_and_bbs_bot() -> None:
+    compose = (README.parent / "docker-compose.yml").read_text()
+    assert "BBS_BOT_INTERVAL: ${BBS_BOT_INTERVAL:-5}" in compose
+    assert BOT_INTERVAL.default == cluster.Topology().bot_interval == 5.0
