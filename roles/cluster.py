@@ -369,6 +369,10 @@ def _banner(cluster: Cluster) -> None:
     print("Ctrl-C stops the cluster.", flush=True)
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str]) -> None:
     p = parser()
     ns = p.parse_args(argv)
@@ -383,8 +387,11 @@ def main(argv: list[str]) -> None:
         bot_interval=ns.bot_interval,
         keys=keys.ensure(Path(ns.data_dir) / "keys") if ns.secure else None,
     )
+    signal.signal(signal.SIGTERM, _interrupt)  # while starting: unwind, leave no orphan
     try:
         cluster = Cluster(topology).start(ready_timeout=30.0)
+    except KeyboardInterrupt:
+        sys.exit("bbs up: interrupted while starting; every process it had started was stopped")
     except PortsBusy as exc:
         sys.exit(
             f"bbs up: {exc}; nothing was started. Stop what holds it, or choose other "
