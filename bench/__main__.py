@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import bigstore, ceiling, endurance, fanout, plots, publish, recovery, report
 from bench.meta import describe, loadavg
 from bench.targets import evaluate
 from transport import keys
@@ -109,6 +108,9 @@ def _selected(only: str) -> set[str]:
 
 
 def run(ns: argparse.Namespace, work: Path) -> dict[str, Any]:
+    # the suites need the bench extra (psutil): imported here, so --help works without it
+    from bench import bigstore, ceiling, endurance, fanout, publish, recovery
+
     suites = _selected(ns.only)
     quick = ns.quick
     duration = ns.duration or (2.0 if quick else 10.0)
@@ -161,6 +163,8 @@ def run(ns: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 def save(res: dict[str, Any], out: Path) -> None:
+    from bench import plots, report
+
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(res, indent=2)
     (out / "results.json").write_text(text)

@@ -13,7 +13,7 @@ import structlog
 from actors.base import Node
 from actors.routes import Routes
 from actors.scheduler import Scheduler
-from config.settings import ServerSettings
+from config.settings import ServerSettings, loopback_warning
 from roles.assembly import Assembly
 from roles.secure import server_curve
 from roles.server_graph import SUBSCRIBED_TOPICS, start_server_actors
@@ -33,6 +33,9 @@ def build(settings: ServerSettings, node: Node | None = None) -> Assembly:
 
 def _assemble(settings: ServerSettings, node: Node, assembly: Assembly) -> None:
     timing = node.timing
+    warning = loopback_warning(settings)
+    if warning:
+        log.warning("advertised_address_is_loopback", advertise=settings.advertised, hint=warning)
     pump = Pump.start(node, server_curve(settings))
     assembly.add_actor("pump", pump.ref)
     scheduler = Scheduler()
