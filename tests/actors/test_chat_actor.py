@@ -13,18 +13,21 @@ from actors.chat import ChatActor
 from actors.messages import (
     Applied,
     ClientRequest,
+    ClientRequests,
     HistoryQuery,
     LocalWrite,
     MessageHandled,
     RefreshThenRetry,
     WriteDone,
     WriteFailed,
+    WritesDone,
 )
 from actors.rate_limit import DEFAULT_SHARE, FairShare
 from actors.routes import Routes
 from actors.scheduler import ManualScheduler
 from config.timing import DEFAULT_TIMING
 from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound
+from transport.fields import MAX_MESSAGE_CHARS
 from transport.port import Inbound
 from transport.protocol import Event, ReadHistory
 
@@ -325,3 +328,32 @@ def test_a_request_that_waited_past_the_pumps_deadline_is_not_served() -> None:
     fresh = replace(make_inbound("login", {"user": "now"}), received=time.now())
     chat.tell(ClientRequest(fresh))
     assert len(chat.replication.of(LocalWrite)) == 1
+
+
+def test_a_batch_is_decided_together_and_each_request_answered_on_its_own(chat: Chat) -> None:
+    good = make_inbound("publish", {"user": "ana", "channel": "general", "message": "hi"})
+    also = make_inbound("message", {"src": "ana", "dst": "bob", "message": "psst"})
+    too_long = "x" * (MAX_MESSAGE_CHARS + 1)
+    refused = make_inbound("publish", {"user": "ana", "channel": "general", "message": too_long})
+    junk = make_inbound("publish", {"user": 5})
+    read = make_inbound("channels")
+    chat.tell(ClientRequests([good, refused, also, junk, read]))
+    # one hand-over to replication for both writes, one pump command for the three answers
+    [batch] = chat.replication.batches
+    assert [w.fields["message"] for w in batch.writes] == ["hi", "psst"]
+    assert chat.transport.batches == 1
+    assert chat.answer(refused)["status"] == "erro"
+    assert chat.answer(junk)["status"] == "erro"
+    assert chat.answer(read)["channels"] == ["general"]
+    assert not chat.transport.replied(good) and not chat.transport.replied(also)
+    events = [
+        Event("a", n, 40 + n, w.op, timestamp=1.0, **w.fields)
+        for n, w in enumerate(batch.writes, 1)
+    ]
+    chat.tell(
+        WritesDone(tuple(WriteDone(w.token, e) for w, e in zip(batch.writes, events, strict=True)))
+    )
+    assert chat.answer(good)["status"] == "OK"
+    assert chat.answer(also)["status"] == "OK"
+    assert chat.transport.batches == 2  # the two answers and their publications: one command
+    assert [p.topic for p in chat.transport.publishes] == ["general", "bob"]
