@@ -410,6 +410,11 @@ def parse_login_token(data: dict[str, Any]) -> str:
     return token if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_CHARS else ""
 
 
+def login_accepted(data: dict[str, Any]) -> bool:
+    """Whether a login reply accepted the name (other teams answer `OK` or `success`)."""
+    return str(data.get("status", "")).lower() in (SUCCESS, OK.lower(), "success")
+
+
 def claimed_refusal(user: str) -> dict[str, Any]:
     """Login of a claimed name without a password: `claimed` tells our client to ask for it."""
     return {

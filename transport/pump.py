@@ -452,8 +452,7 @@ class PumpActor(BaseActor):
             self._finish_call(channel, False, {}, "bad reply")
             return
         self.node.lamport.merge(codec.clock_of(message))
-        data = message.get("data") if isinstance(message.get("data"), dict) else {}
-        self._finish_call(channel, True, data, "")
+        self._finish_call(channel, True, codec.reply_data(message), "")
 
     def _check_calls(self, now: float) -> None:
         for key, channel in list(self._channels.items()):

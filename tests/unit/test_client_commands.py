@@ -39,7 +39,11 @@ def at(ts: float) -> str:
         ("/channels", cc.ListChannels()),
         ("/list", cc.ListChannels()),
         ("/users", cc.ListUsers()),
-        ("/who", cc.ListUsers()),
+        ("/who", cc.Who()),
+        ("/names", cc.ListUsers()),
+        ("/history more", cc.History(more=True)),
+        ("/window 2", cc.SwitchWindow(2)),
+        ("/w 12", cc.SwitchWindow(12)),
         ("/msg bob oi tudo bem?", cc.Msg("bob", "oi tudo bem?")),
         ("/msg bob   spaced   text ", cc.Msg("bob", "spaced   text")),
         ("/history", cc.History()),
@@ -409,7 +413,9 @@ def test_posting(shell: Shell, screen: Screen) -> None:
     shell.handle_line("ola pessoal")
     assert chat.posts[-1]["message"] == "ola pessoal"
     assert chat.posts[-1]["user"] == "ana" and chat.posts[-1]["channel"] == "geral"
-    assert screen.take() == ""  # the post is shown when it comes back live
+    assert screen.take().endswith("#geral <ana> ola pessoal")  # shown once the server has it
+    shell.deliver(delivery(user="ana", message="ola pessoal", clock=7))
+    assert screen.take() == ""  # its delivery is not shown again
     chat.refuse["publish"] = "message too long"
     shell.handle_line("x")
     assert "not posted to #geral: message too long" in screen.text
@@ -518,9 +524,13 @@ def test_live_deliveries(shell: Shell, screen: Screen) -> None:
     shell.deliver(delivery(channel="other", topic="other"))
     shell.deliver(delivery("private", topic="ana", channel="", dst="ana", message="psst"))
     shell.deliver(delivery("private", topic="anabel", channel="", dst="anabel", message="no"))
-    assert screen.take().splitlines() == [
-        f"[{at(TS)}] #geral <bob> live!",
+    shell.deliver(delivery("private", topic="user:ana", channel="", dst="", message="other team"))
+    assert screen.take().splitlines()[-1] == f"[{at(TS)}] #geral <bob> live!"
+    assert shell.status_bar() == "1:status [2:#geral] 3:bob(2!)"  # the conversation waits
+    shell.handle_line("/window 3")
+    assert screen.take().splitlines()[-2:] == [
         f"[{at(TS)}] *private* <bob> psst",
+        f"[{at(TS)}] *private* <bob> other team",
     ]
 
 
