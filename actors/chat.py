@@ -18,6 +18,7 @@ from actors.chat_rules import (
     SameAsInFlight,
     Unsure,
     VerifyPassword,
+    WithOnline,
     Write,
     request_key,
 )
@@ -37,6 +38,7 @@ from actors.messages import (
     WriteFailed,
     WritesDone,
 )
+from actors.presence import AnswerWithOnline, Seen
 from actors.rate_limit import DEFAULT_SHARE, Fairness, FairShare
 from actors.roster import Roster
 from actors.routes import Routes
@@ -126,6 +128,8 @@ class ChatActor(BaseActor):
             self._answer(inbound, protocol.Refusal(refusal).reply)
             return
         parsed = protocol.parse_client_request(inbound.request.service, inbound.request.data)
+        if user := protocol.request_user(parsed):
+            self.routes.tell("presence", Seen(user))
         self._carry_out(message, self.rules.decide(parsed, message.retried), now)
 
     def _carry_out(self, message: ClientRequest, decision: Decision, now: float) -> None:
@@ -139,6 +143,9 @@ class ChatActor(BaseActor):
         elif isinstance(decision, ReadHistory):
             self._count()
             self.routes.tell("persistence", HistoryQuery(message.inbound, decision))
+        elif isinstance(decision, WithOnline):
+            self._count()
+            self.routes.tell("presence", AnswerWithOnline(inbound, decision.data))
         elif isinstance(decision, SameAsInFlight):
             self.resent.setdefault(decision.key, []).append(message.inbound)
         elif isinstance(decision, Unsure):

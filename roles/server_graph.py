@@ -35,6 +35,7 @@ from actors.messages import (
 )
 from actors.passwords import PasswordActor
 from actors.persistence import PersistenceActor
+from actors.presence import PresenceActor, PresenceDue
 from actors.replication import ReplicationActor
 from actors.routes import Routes
 from transport import protocol
@@ -44,6 +45,7 @@ from transport.protocol import (
     ClockRequest,
     CoordinatorAnnounced,
     ElectionRequest,
+    PresenceRequest,
     PushRequest,
     Refusal,
     Replicated,
@@ -61,6 +63,7 @@ OWNERS: dict[type, str] = {
     PushRequest: "replication",
     SyncRequest: "replication",
     StoreLimitRequest: "persistence",
+    PresenceRequest: "presence",
 }
 SUBSCRIBED_TOPICS = (protocol.SERVERS, protocol.REPLICATION)
 # Timers that run once the server serves: (Timing field, actor, message).
@@ -70,6 +73,7 @@ TIMERS = (
     ("election_tick_interval", "election", ElectionTick()),
     ("coordinator_check_interval", "election", CoordinatorCheckDue()),
     ("clock_sync_interval", "clock", ClockRoundDue()),
+    ("presence_interval", "presence", PresenceDue()),
 )
 
 
@@ -178,7 +182,7 @@ def start_server_actors(
     max_db_mb: float = 0.0,
 ) -> ServerGraph:
     """Start a server's actors in dependency order: persistence (opens the store, whose
-    snapshot seeds the others), then replication, chat, election, clock, membership.
+    snapshot seeds the others), then replication, passwords, presence, chat, election, clock, membership.
     Each is added to `routes` as it starts, and `on_started` sees it (the role registers its
     stop); `now` is the monotonic time the timeouts use (virtual in tests); `resolve` maps a
     peer's endpoint to one with an IP address (default: transport.endpoints.Resolver);
@@ -205,6 +209,7 @@ def start_server_actors(
     )
     started("replication", replication)
     started("passwords", PasswordActor.start(node, routes))
+    started("presence", PresenceActor.start(node, transport, now))
     chat = ChatActor.start(
         node, transport, routes, snapshot.users, snapshot.channels, accounts=snapshot.accounts
     )

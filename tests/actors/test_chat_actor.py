@@ -22,6 +22,7 @@ from actors.messages import (
     WriteFailed,
     WritesDone,
 )
+from actors.presence import PresenceActor
 from actors.rate_limit import DEFAULT_SHARE, FairShare
 from actors.routes import Routes
 from actors.scheduler import ManualScheduler
@@ -36,10 +37,12 @@ class Chat:
     def __init__(self, users: list[str], channels: list[str]) -> None:
         self.transport = FakeTransport()
         self.replication, self.persistence, self.clock = Mailbox(), Mailbox(), Mailbox()
+        self.presence = PresenceActor.start(Node("server", "a"), self.transport)
         routes = Routes()
         routes.add("replication", self.replication)
         routes.add("persistence", self.persistence)
         routes.add("clock", self.clock)
+        routes.add("presence", self.presence)
         self.ref: pykka.ActorRef = ChatActor.start(
             Node("server", "a"), self.transport, routes, users, channels
         )
@@ -47,12 +50,12 @@ class Chat:
     def ask(self, service: str, retried: bool = False, **data: Any) -> Inbound:
         inbound = make_inbound(service, data)
         self.ref.tell(ClientRequest(inbound, retried))
-        barrier(self.ref)
+        barrier(self.ref, self.presence)
         return inbound
 
     def tell(self, message: Any) -> None:
         self.ref.tell(message)
-        barrier(self.ref)
+        barrier(self.ref, self.presence)
 
     def answer(self, inbound: Inbound) -> dict[str, Any]:
         return self.transport.reply_to(inbound).data
@@ -71,7 +74,7 @@ def written(chat: Chat, write: LocalWrite, **fields: Any) -> Event:
 
 
 def test_reads_are_answered_at_once(chat: Chat) -> None:
-    assert chat.answer(chat.ask("users")) == {"users": ["ana", "bob"]}
+    assert chat.answer(chat.ask("users"))["users"] == ["ana", "bob"]
     assert chat.answer(chat.ask("channels")) == {"channels": ["general"], "users": ["general"]}
     assert chat.answer(chat.ask("login", user="ana")) == {"status": "sucesso"}
     assert chat.replication.messages == []
@@ -118,7 +121,7 @@ def test_login_of_a_new_user_is_replicated_and_not_published(chat: Chat) -> None
     written(chat, write)
     assert chat.answer(inbound) == {"status": "sucesso"}
     assert chat.transport.publishes == []
-    assert chat.answer(chat.ask("users")) == {"users": ["ana", "bob", "zoe"]}
+    assert chat.answer(chat.ask("users"))["users"] == ["ana", "bob", "zoe"]
 
 
 def test_two_writes_in_flight_are_answered_to_their_own_requests(chat: Chat) -> None:
@@ -163,14 +166,14 @@ def test_bad_input_gets_erro_and_the_actor_keeps_serving(chat: Chat) -> None:
         reply = chat.answer(chat.ask(service, **data))
         assert reply["status"] == "erro"
         assert reply["description"] == reply["message"] != ""
-    assert chat.answer(chat.ask("users")) == {"users": ["ana", "bob"]}
+    assert chat.answer(chat.ask("users"))["users"] == ["ana", "bob"]
     assert chat.ref.is_alive()
 
 
 def test_a_failing_message_is_contained(chat: Chat) -> None:
     chat.tell(WriteDone(token=999, event=Event("a", 1, 1, "login", user="x")))  # unknown token
     assert chat.ref.is_alive()
-    assert chat.answer(chat.ask("users")) == {"users": ["ana", "bob"]}
+    assert chat.answer(chat.ask("users"))["users"] == ["ana", "bob"]
 
 
 def test_unknown_channel_triggers_a_refresh_then_a_refusal(chat: Chat) -> None:
@@ -277,6 +280,7 @@ def overloaded_chat(
     for name, box in (("replication", chat.replication), ("persistence", chat.persistence)):
         routes.add(name, box)
     routes.add("clock", chat.clock)
+    routes.add("presence", chat.presence)
     chat.ref = ChatActor.start(
         Node("server", "a"),
         chat.transport,
