@@ -63,7 +63,7 @@ class NameCompleter(Completer):
 class PasteLimit(Validator):
     def validate(self, document: Document) -> None:
         if problem := cc.too_long(document.text):
-            raise ValidationError(message=f"{problem} (Ctrl-C clears the line)")
+            raise ValidationError(len(document.text), f"{problem} (Ctrl-C clears the line)")
 
 
 class TerminalView:
