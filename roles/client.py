@@ -106,9 +106,11 @@ class Shell:
     # ---- showing lines ------------------------------------------------------------------
 
     def _show(self, key: str, line: str, timestamp: float | None = None, **how: bool) -> None:
-        """A line for window `key`: on screen if that window is current, else counted."""
+        """A line for window `key`: on screen if that window is current, else counted
+        (piped input has no screen to switch: every line is written)."""
         with self._lock:
-            for text in self.windows.add(key, line, timestamp, **how):
+            shown = self.windows.add(key, line, timestamp, **how)
+            for text in shown if shown or self.interactive else [line]:  # a pipe shows all
                 self.out(text)
         self.changed()
 

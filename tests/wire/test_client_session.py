@@ -224,7 +224,7 @@ def test_the_shell_gives_up_on_a_dead_cluster_and_closes() -> None:
         raise AssertionError(f"asked {prompt!r} although the cluster is down")
 
     started = time.monotonic()
-    run(connect, broker, "ana", read, lines.append, quick)
+    assert not run(connect, broker, "ana", read, lines.append, quick)
     assert time.monotonic() - started < 10
     assert f"cluster unreachable at {broker}, retrying (1/{LOGIN_ATTEMPTS - 1})..." in lines
     assert lines[-2:] == [f"cluster unreachable at {broker}: giving up", "bye"]
