@@ -267,8 +267,8 @@ class Shell:
         for service in ("users", "channels"):
             reply = self._ask(functools.partial(self.client.call, service))
             if reply is not None and not cc.failure(reply, service):
-                names = set(cc.names_of(reply, service))
-                self.users.update(names) if service == "users" else self.channels.update(names)
+                known = self.users if service == "users" else self.channels
+                known.update(cc.names_of(reply, service))
         for channel in self.memory.channels:
             self._join(channel, switch=False)
         self._tell_what_came_while_away()

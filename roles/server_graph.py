@@ -182,7 +182,7 @@ def start_server_actors(
     max_db_mb: float = 0.0,
 ) -> ServerGraph:
     """Start a server's actors in dependency order: persistence (opens the store, whose
-    snapshot seeds the others), then replication, passwords, presence, chat, election, clock, membership.
+    snapshot seeds the others), then replication, chat, election, clock, membership.
     Each is added to `routes` as it starts, and `on_started` sees it (the role registers its
     stop); `now` is the monotonic time the timeouts use (virtual in tests); `resolve` maps a
     peer's endpoint to one with an IP address (default: transport.endpoints.Resolver);
