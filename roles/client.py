@@ -271,6 +271,9 @@ class Shell:
                 known.update(cc.names_of(reply, service))
         for channel in self.memory.channels:
             self._join(channel, switch=False)
+        if self.joined:
+            back = ", ".join(f"#{c}" for c in self.joined)
+            self.say(f"back in {back}: Alt-N or /window N shows window N (the bar below)")
         self._tell_what_came_while_away()
         if self.keepalive > 0:
             threading.Thread(target=self._keep_alive, name="keepalive", daemon=True).start()
@@ -419,6 +422,11 @@ class Shell:
         self._show_history("/join", query, channel_key(channel), dedup=True)
 
     def _leave(self, channel: str | None) -> None:
+        peer = self.windows.active.peer
+        if channel is None and peer is not None:  # a conversation's window: just close it
+            self.windows.close(peer)
+            self._switch(self.windows.current + 1)
+            return
         target = channel or self.current
         if target is None or target not in self.joined:
             self.say("you are in no channel" if target is None else f"you are not in #{target}")

@@ -19,7 +19,8 @@ HISTORY_LIMIT = 20
 HELP = """\
 commands:
   /join CHANNEL            join a channel (created if new), make it current, show its last posts
-  /leave [CHANNEL]         leave the current channel (or CHANNEL)
+  /leave [CHANNEL]         leave the current channel (or CHANNEL); in a conversation's
+                           window, close it
   /channels                list the channels
   /users                   list the users (* online)
   /who                     who is online now (a request in the last 30 s)

@@ -640,6 +640,8 @@ def test_a_conversation_window_sends_private_messages(shell: Shell, screen: Scre
     shell.handle_line("tudo bem?")
     assert chat.calls[-1] == ("message", {"src": "ana", "dst": "bob", "message": "tudo bem?"})
     assert "*private -> bob* <ana> tudo bem?" in screen.take()
+    shell.handle_line("/leave")  # closes the conversation's window
+    assert shell.status_bar() == "[1:status]"
 
 
 def test_my_post_is_shown_once_when_its_delivery_beats_the_reply(
@@ -765,7 +767,9 @@ def test_channels_and_what_came_while_away_are_remembered(screen: Screen, tmp_pa
     screen.take()
     run(connect, "tcp://fake:1", "ana", script(), screen, FAST, state=state, keepalive=0)
     assert ("geral", True) in chats[1].subs and ("dev", True) not in chats[1].subs
-    assert "3 private messages from bob while you were away — /history bob" in screen.take()
+    back = screen.take()
+    assert "back in #geral" in back
+    assert "3 private messages from bob while you were away — /history bob" in back
     run(connect, "tcp://fake:1", "ana", script(), screen, FAST, state=state, keepalive=0)
     assert "while you were away" not in screen.take()  # told once
 

@@ -187,6 +187,18 @@ def test_history_returns_posts_in_order(peers: Callable[[str], Peer]) -> None:
     assert [m["message"] for m in conversation] == ["private 1", "private 2"]
 
 
+def test_who_lists_the_users_of_the_last_30_s(peers: Callable[[str], Peer]) -> None:
+    ana, watcher = peers(unique("ana")), peers(unique("watcher"))
+    # ana's login may have reached another replica: the tables meet within one exchange
+    reply = wait_for(
+        lambda: (r := watcher.client.who())["status"] == "OK" and ana.user in r["online"] and r,
+        timeout=10,
+        what=f"{ana.user} online",
+    )
+    assert watcher.user in reply["online"]  # a `who` with a user is its keep-alive
+    assert reply["online"] == sorted(reply["online"])
+
+
 def test_a_dead_broker_raises_unreachable_quickly() -> None:
     quick = Timing(request_timeout=0.1, request_retries=1)
     client = ChatClient(
