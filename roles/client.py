@@ -8,6 +8,7 @@ patch_stdout lets deliveries appear above the prompt while the user types.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import getpass
 import signal
@@ -306,8 +307,10 @@ class Shell:
             self.state.save(self.user, self.memory)
 
     def _keep_alive(self) -> None:
+        """Quietly: a lost keep-alive says nothing (the next command will, if it matters)."""
         while not self._stop.wait(self.keepalive):
-            self._ask(functools.partial(self.client.call, "who", user=self.user))
+            with contextlib.suppress(Unreachable, TimeoutError):
+                self.client.call("who", user=self.user)
 
     def prompt(self) -> str:
         window = self.windows.active
