@@ -88,6 +88,7 @@ class ChatActor(BaseActor):
         self.publications: list[Outgoing] = []
         self.writes: list[LocalWrite] = []
         self.uncounted = 0  # handled requests the clock actor has not been told of
+        self.seen: set[str] = set()  # users requests named, not yet told to presence
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -111,6 +112,12 @@ class ChatActor(BaseActor):
             # the clock actor only acts on multiples of `every`: it hears of no others
             self.routes.tell("clock", MessageHandled(self.uncounted))
             self.uncounted = 0
+        self._tell_seen()
+
+    def _tell_seen(self) -> None:
+        if self.seen:
+            self.routes.tell("presence", Seen(tuple(self.seen)))
+            self.seen = set()
 
     @handles(ClientRequests)
     def _requests(self, message: ClientRequests) -> None:
@@ -129,7 +136,7 @@ class ChatActor(BaseActor):
             return
         parsed = protocol.parse_client_request(inbound.request.service, inbound.request.data)
         if user := protocol.request_user(parsed):
-            self.routes.tell("presence", Seen(user))
+            self.seen.add(user)
         self._carry_out(message, self.rules.decide(parsed, message.retried), now)
 
     def _carry_out(self, message: ClientRequest, decision: Decision, now: float) -> None:
@@ -145,6 +152,7 @@ class ChatActor(BaseActor):
             self.routes.tell("persistence", HistoryQuery(message.inbound, decision))
         elif isinstance(decision, WithOnline):
             self._count()
+            self._tell_seen()  # a `who` keep-alive lists its own user
             self.routes.tell("presence", AnswerWithOnline(inbound, decision.data))
         elif isinstance(decision, SameAsInFlight):
             self.resent.setdefault(decision.key, []).append(message.inbound)

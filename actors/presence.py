@@ -2,10 +2,11 @@
 
 A user is online while a client request naming them (login, publish, message, history, a
 `users` or `who` with `user`: our client's keep-alive) reached any replica in the last
-PRESENCE_WINDOW seconds. The chat actor tells this actor each such name; every few seconds
-each replica sends its table to its peers (`presence`) and merges theirs from the reply. The
-tables carry ages ("seen 4.2 s ago"), not times, so replicas' clocks need not agree: a name
-is at most one exchange period plus a round trip late on another replica.
+PRESENCE_WINDOW seconds. The chat actor tells this actor those names, once per batch of
+requests; every few seconds each replica sends its table to its peers (`presence`) and
+merges theirs from the reply. The tables carry ages ("seen 4.2 s ago"), not times, so
+replicas' clocks need not agree: a name is at most one exchange period plus a round trip
+late on another replica.
 """
 
 from __future__ import annotations
@@ -61,9 +62,9 @@ class Presence:
 
 @dataclass(frozen=True)
 class Seen:
-    """A client request named this user."""
+    """Client requests named these users (the chat actor tells them once per batch)."""
 
-    user: str
+    users: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,9 @@ class PresenceActor(BaseActor):
 
     @handles(Seen)
     def _seen(self, s: Seen) -> None:
-        self.presence.seen(s.user, self.now())
+        now = self.now()
+        for user in s.users:
+            self.presence.seen(user, now)
 
     @handles(AnswerWithOnline)
     def _answer(self, a: AnswerWithOnline) -> None:

@@ -361,3 +361,12 @@ def test_a_batch_is_decided_together_and_each_request_answered_on_its_own(chat: 
     assert chat.answer(also)["status"] == "OK"
     assert chat.transport.batches == 2  # the two answers and their publications: one command
     assert [p.topic for p in chat.transport.publishes] == ["general", "bob"]
+
+
+def test_who_and_users_list_the_users_requests_named(chat: Chat) -> None:
+    chat.ask("login", user="ana")
+    chat.ask("history", channel="general")  # names nobody
+    assert chat.answer(chat.ask("who", user="bob")) == {"status": "OK", "online": ["ana", "bob"]}
+    users = chat.answer(chat.ask("users"))
+    assert users == {"users": ["ana", "bob"], "online": ["ana", "bob"]}
+    assert chat.answer(chat.ask("who", user="no one")).get("status") == "erro"

@@ -38,9 +38,9 @@ def tell(ref: object, message: object) -> None:
 
 def test_who_lists_the_users_seen_in_the_last_30_s(place) -> None:  # type: ignore[no-untyped-def]
     transport, clock, ref = place
-    tell(ref, Seen("bob"))
+    tell(ref, Seen(("bob",)))
     clock.t += 20
-    tell(ref, Seen("ana"))
+    tell(ref, Seen(("ana",)))
     who = make_inbound("who", {})
     tell(ref, AnswerWithOnline(who, protocol.ok()))
     assert transport.reply_to(who).data == {"status": "OK", "online": ["ana", "bob"]}
@@ -52,7 +52,7 @@ def test_who_lists_the_users_seen_in_the_last_30_s(place) -> None:  # type: igno
 
 def test_tables_travel_to_peers_and_back(place) -> None:  # type: ignore[no-untyped-def]
     transport, clock, ref = place
-    tell(ref, Seen("ana"))
+    tell(ref, Seen(("ana",)))
     tell(ref, PresenceDue())
     assert transport.sent("presence") == []  # no peers known yet
     peers = (Peer("s2", 2, "tcp://10.0.0.2:5560"), Peer("s3", 3, "tcp://10.0.0.3:5560"))
@@ -72,12 +72,12 @@ def test_tables_travel_to_peers_and_back(place) -> None:  # type: ignore[no-unty
 
 def test_a_peer_request_is_merged_and_answered_with_our_table(place) -> None:  # type: ignore[no-untyped-def]
     transport, _clock, ref = place
-    tell(ref, Seen("ana"))
+    tell(ref, Seen(("ana", "carl")))
     inbound = make_inbound("presence", {"online": {"bob": 3.0}}, key="peers")
     request = protocol.parse_peer_request(inbound)
     assert isinstance(request, PresenceRequest)
     tell(ref, request)
     assert transport.reply_to(inbound).data == {
         "status": "OK",
-        "online": {"ana": 0.0, "bob": 3.0},
+        "online": {"ana": 0.0, "carl": 0.0, "bob": 3.0},
     }
