@@ -123,6 +123,11 @@ class Shell:
         with self._lock:
             return self.windows.status_bar()
 
+    def _know(self, kind: str, names: list[str]) -> None:
+        """Remember `users` or `channels` names for Tab (the prompt reads them meanwhile)."""
+        with self._lock:
+            (self.users if kind == "users" else self.channels).update(names)
+
     def names(self) -> list[str]:
         """What Tab completes after a command or in a line: users and #channels."""
         with self._lock:
@@ -136,7 +141,7 @@ class Shell:
             return
         line = cc.format_delivery(d, kind)
         if d.user:
-            self.users.add(d.user)
+            self._know("users", [d.user])
         if kind == "private":
             peer = d.user or self.user
             self._remember_peer(peer, d.clock)
@@ -263,13 +268,12 @@ class Shell:
     def _settle_in(self) -> None:
         """After login: names for Tab, the channels of the last run, what came while away,
         and the keep-alive that keeps us in `/who`."""
-        self.users.add(self.user)
+        self._know("users", [self.user])
         self.memory = self.state.load(self.user)
         for service in ("users", "channels"):
             reply = self._ask(functools.partial(self.client.call, service))
             if reply is not None and not cc.failure(reply, service):
-                known = self.users if service == "users" else self.channels
-                known.update(cc.names_of(reply, service))
+                self._know(service, cc.names_of(reply, service))
         for channel in self.memory.channels:
             self._join(channel, switch=False)
         if self.joined:
@@ -451,7 +455,7 @@ class Shell:
         if reply is None:
             return
         names = cc.names_of(reply, kind)
-        (self.users if kind == "users" else self.channels).update(names)
+        self._know(kind, names)
         self.say(cc.format_names(kind, names, cc.online_of(reply)))
 
     def _who(self) -> None:
@@ -463,7 +467,7 @@ class Shell:
             self.say(f"/who failed: {reason} (this server may not know who is online)")
             return
         online = cc.online_of(reply)
-        self.users.update(online)
+        self._know("users", online)
         self.say(cc.format_names("online", online))
 
     def _msg(self, user: str, text: str) -> None:
