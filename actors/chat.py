@@ -47,6 +47,9 @@ from transport.port import PUB, Inbound, Outgoing, Transport
 from transport.protocol import Event, Operation, ReadHistory
 
 MAX_WRITES_IN_FLIGHT = 1000
+# Presence hears of a user at most once a second (it counts 30 s): not once per batch.
+SEEN_EVERY = 1.0
+MAX_TOLD = 100_000
 
 
 class ChatActor(BaseActor):
@@ -89,6 +92,7 @@ class ChatActor(BaseActor):
         self.writes: list[LocalWrite] = []
         self.uncounted = 0  # handled requests the clock actor has not been told of
         self.seen: set[str] = set()  # users requests named, not yet told to presence
+        self.told: dict[str, float] = {}  # user -> when presence was last told of them
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -117,6 +121,10 @@ class ChatActor(BaseActor):
     def _tell_seen(self) -> None:
         if self.seen:
             self.routes.tell("presence", Seen(tuple(self.seen)))
+            if len(self.told) > MAX_TOLD:
+                self.told.clear()
+            now = self.now()
+            self.told.update(dict.fromkeys(self.seen, now))
             self.seen = set()
 
     @handles(ClientRequests)
@@ -135,7 +143,9 @@ class ChatActor(BaseActor):
             self._answer(inbound, protocol.Refusal(refusal).reply)
             return
         parsed = protocol.parse_client_request(inbound.request.service, inbound.request.data)
-        if user := protocol.request_user(parsed):
+        if (user := protocol.request_user(parsed)) and now - self.told.get(
+            user, -1e9
+        ) >= SEEN_EVERY:
             self.seen.add(user)
         self._carry_out(message, self.rules.decide(parsed, message.retried), now)
 
