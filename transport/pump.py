@@ -40,6 +40,9 @@ BURST = 100  # messages read from one socket per round; a REQ socket holds one r
 MAX_PENDING = 10_000  # requests handed to actors and not answered yet; more are shed at once
 HANDLED_FIELDS = ("service", "status", "request_clock", "reply_clock", "latency_ms")
 HANDLED_LOG_INTERVAL = 0.1  # seconds: the replies sent meanwhile are logged in one line
+# Deadlines (2 s requests, calls' timeouts of 0.5 s and more) are checked at most this often,
+# not at every round: a busy pump runs thousands of rounds a second.
+DEADLINE_SCAN = 0.01
 
 
 # ---- the commands the façade tells the pump actor ---------------------------------------
@@ -163,6 +166,7 @@ class PumpActor(BaseActor):
         self._tokens = itertools.count(1)
         self._setup_errors: list[zmq.ZMQError] = []
         self._last_round = time.monotonic()
+        self._scanned = 0.0  # when deadlines were last checked
         self._shed = 0  # requests shed since the last `requests_shed` line
         self._arrived: dict[str, tuple[Serve, list[Inbound]]] = {}  # read this round
         self._heard: dict[str, tuple[OpenSubscriber, list[Publication]]] = {}  # this round
@@ -345,6 +349,9 @@ class PumpActor(BaseActor):
         if self._shed:
             log.warning("requests_shed", count=self._shed, pending=len(self._pending))
             self._shed = 0
+        if now - self._scanned < DEADLINE_SCAN:
+            return
+        self._scanned = now
         late = [t for t, p in self._pending.items() if p.deadline and p.deadline <= now]
         for token in late:
             log.warning("request_deadline_missed", service=self._pending[token].service)
