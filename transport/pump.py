@@ -316,8 +316,8 @@ class PumpActor(BaseActor):
     def _send_batch(self, command: SendBatch) -> None:
         for inbound, data in command.replies:
             self._send_reply(inbound.token, data)
-        for p in command.publications:
-            self._publish(Publish(p.key, p.topic, p.message, p.clock))
+        for publication in command.publications:
+            self._publish(publication)
 
     def _send_reply(self, token: int, data: dict[str, Any]) -> None:
         pending = self._pending.pop(token, None)
@@ -378,7 +378,7 @@ class PumpActor(BaseActor):
     # ---- publications -------------------------------------------------------------------
 
     @handles(Publish)
-    def _publish(self, command: Publish) -> None:
+    def _publish(self, command: Publish | Outgoing) -> None:
         stamp = command.clock if command.clock is not None else self.node.lamport.tick()
         body = codec.stamped_publication(command.message, stamp)
         self._named[command.key].send_multipart([command.topic.encode(), codec.pack(body)])
