@@ -18,6 +18,11 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def _ms(value: float | None) -> str | None:
+    """CPU milliseconds with the two decimals they need (0.26, not 0.3)."""
+    return None if value is None else f"{value:.2f}"
+
+
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     cells = [header] + [[_fmt(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
@@ -52,6 +57,7 @@ def render(res: dict[str, Any]) -> str:
                 None,
                 row["errors"] + row["timeouts"],
                 None,
+                None,
             ]
         )
     for key in ("r1", "r3"):
@@ -68,7 +74,8 @@ def render(res: dict[str, Any]) -> str:
                     row["acked"],
                     row["delivered"],
                     row["errors"] + row["timeouts"],
-                    cluster_cpu(row),
+                    _ms(cluster_cpu(row)),
+                    _ms((row.get("cpu_ms_per_request") or {}).get("clients")),
                 ]
             )
     if rows:
@@ -85,6 +92,7 @@ def render(res: dict[str, Any]) -> str:
                 "delivered",
                 "err",
                 "cluster CPU ms/req",
+                "load CPU ms/req",
             ],
             rows,
         )
