@@ -74,6 +74,7 @@ PASSWORD_FILE = _opt(
     "--password-file", "", "client: file holding the password (claims the name if it is free)"
 )
 KEYS_HOME = _opt("--keys-home", "", "client: folder of the account key pairs (~/.config/bbs)")
+LISTEN = _opt("--listen", "127.0.0.1:8080", "web: HOST:PORT the page and its WebSocket listen on")
 INTERVAL = _opt("--interval", 1.0, "bot: seconds between messages", float)
 LOG_FORMAT = _opt("--log-format", "json", "json or console")
 LOG_FILE = _opt("--log-file", "", "also append JSON log lines to this file")
@@ -100,6 +101,7 @@ ROLE_OPTIONS: dict[str, tuple[Option, ...]] = {
     ),
     "client": (BROKER, PROXY_SUB, USER, PASSWORD_FILE, KEYS_HOME, SERVER_KEY, KEYS),
     "bot": (BROKER, PROXY_SUB, USER, INTERVAL, SERVER_KEY, KEYS),
+    "web": (BROKER, PROXY_SUB, LISTEN, SERVER_KEY, KEYS),
 }
 
 

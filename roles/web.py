@@ -1,0 +1,237 @@
+"""`bbs web`: the page and its WebSocket (`/ws`), each browser one client of the cluster.
+
+aiohttp serves the static page (roles/web_page/, shipped as package data) and the WebSocket
+contract of docs/protocol.md ("Browsers"); transport/browser.py parses and builds the
+frames, roles/web_gateway.py is the one pump every browser session shares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import WSMsgType, web
+
+from actors.base import Node
+from actors.session import Unreachable
+from roles.web_gateway import Gateway
+from transport import browser, protocol
+from transport.codec import FieldError
+from transport.keys import Curve
+from transport.names import normal_name
+from transport.protocol import Service
+
+log = structlog.get_logger()
+PAGE = Path(__file__).resolve().parent / "web_page"
+MAX_QUEUED = 2_000  # frames waiting for one browser; past it the browser is too slow: closed
+GATEWAY = web.AppKey("gateway", Gateway)
+SOCKETS = web.AppKey("sockets", set)
+HEADERS = {
+    # The page loads nothing from elsewhere and runs no inline script: an injected tag
+    # could not run even if the page ever rendered one as HTML (it renders text only).
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+_lanes = itertools.count(1)
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """`HOST:PORT` (`[::1]:8080` for IPv6) -> (host, port); ValueError if it is not one."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--listen must be HOST:PORT, not {listen!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class BrowserSession:
+    """One WebSocket: at most one logged-in user, its channels, its requests in order."""
+
+    def __init__(self, gateway: Gateway, ws: web.WebSocketResponse) -> None:
+        self.gateway = gateway
+        self.ws = ws
+        self.lane = f"browser-{next(_lanes)}"
+        self.user = ""
+        self.token = ""
+        self.outbox: deque[str] = deque()
+        self.wake = asyncio.Event()
+        self.closing = False
+        self.closer: asyncio.Future | None = None
+
+    def push(self, frame: str) -> None:
+        if self.closing:
+            return
+        if len(self.outbox) >= MAX_QUEUED:
+            self.closing = True
+            log.warning("browser_too_slow", lane=self.lane, user=self.user, queued=MAX_QUEUED)
+            self.closer = asyncio.ensure_future(self.ws.close(code=1013, message=b"too slow"))
+            return
+        self.outbox.append(frame)
+        self.wake.set()
+
+    async def write(self) -> None:
+        """The one writer of this socket: replies and deliveries in the order queued."""
+        try:
+            while not self.ws.closed:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.outbox and not self.ws.closed:
+                    await self.ws.send_str(self.outbox.popleft())
+        except ConnectionError:  # the browser went away mid-write: the reader ends too
+            self.closing = True
+
+    async def serve(self, text: str) -> None:
+        """One frame; whatever goes wrong, the socket stays open and says why."""
+        try:
+            await self.handle(text)
+        except Exception as exc:
+            log.exception("browser_frame_failed", lane=self.lane)
+            self.push(browser.error_frame(f"the gateway could not serve this frame: {exc}"))
+
+    async def handle(self, text: str) -> None:
+        frame = browser.parse_frame(text)
+        if isinstance(frame, browser.Refused):
+            self.push(frame.frame)
+        elif isinstance(frame, browser.TopicChange):
+            self.gateway.follow(self, frame.channel, frame.on)
+            name = browser.SUBSCRIBE if frame.on else browser.UNSUBSCRIBE
+            self.push(
+                browser.reply_frame(name, {"status": "OK", "channel": frame.channel}, frame.id)
+            )
+        else:
+            await self._call(frame)
+
+    async def _call(self, frame: browser.ClusterCall) -> None:
+        service, data = frame.service, dict(frame.data)
+        refusal = self._as_user(service, data)
+        if refusal:
+            self.push(browser.error_frame(refusal, service, frame.id))
+            return
+        try:
+            reply = await self.gateway.call(
+                self.lane, service, protocol.client_request(service, data, self.token)
+            )
+        except Unreachable as exc:
+            self.push(browser.error_frame(str(exc), service, frame.id))
+            return
+        if service == Service.LOGIN:
+            reply = self._logged_in(data, reply)
+        self.push(browser.reply_frame(service, reply, frame.id))
+
+    def _as_user(self, service: str, data: dict[str, Any]) -> str:
+        """Fill in who acts (always this socket's user); the reason to refuse, or ''."""
+        if service == Service.LOGIN:
+            name = data.get("user")
+            if self.user and (not isinstance(name, str) or _normal(name) != self.user):
+                return (
+                    f"this socket is logged in as {self.user}: one session per socket "
+                    "(open another connection for another user)"
+                )
+            return ""
+        if service not in browser.AS_USER:
+            return ""
+        if not self.user:
+            return f"log in first: {service} acts as the logged-in user"
+        if service == Service.PUBLISH or (service == Service.HISTORY and "peer" in data):
+            data["user"] = self.user
+        elif service == Service.MESSAGE:
+            data["src"] = self.user
+        return ""
+
+    def _logged_in(self, data: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
+        """After a successful login: the socket's user, its token, its private messages.
+        The token stays in the gateway (the browser never needs it)."""
+        if reply.get("status") != "sucesso" or not isinstance(data.get("user"), str):
+            return reply
+        user = _normal(data["user"])
+        if not user:
+            return reply
+        self.token = protocol.parse_login_token(reply) or self.token
+        if user != self.user:
+            self.user = user
+            self.gateway.follow(self, user, private=True)
+            log.info("browser_logged_in", lane=self.lane, user=user)
+        return {k: v for k, v in reply.items() if k != "token"}
+
+
+def _normal(name: str) -> str:
+    try:
+        return normal_name(name, "user")
+    except FieldError:
+        return ""
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=browser.MAX_FRAME)
+    await ws.prepare(request)
+    gateway = request.app[GATEWAY]
+    session = BrowserSession(gateway, ws)
+    gateway.attach(session, session.push)
+    request.app[SOCKETS].add(ws)
+    writer = asyncio.ensure_future(session.write())
+    log.info("browser_connected", lane=session.lane, peer=request.remote)
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                await session.serve(message.data)
+            elif message.type == WSMsgType.BINARY:
+                session.push(browser.error_frame("binary frames are not served: send JSON text"))
+    finally:
+        gateway.detach(session)
+        request.app[SOCKETS].discard(ws)
+        writer.cancel()
+        log.info("browser_disconnected", lane=session.lane, user=session.user)
+    return ws
+
+
+async def index(_: web.Request) -> web.FileResponse:
+    return web.FileResponse(PAGE / "index.html")
+
+
+async def _secure_headers(_: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(HEADERS)
+
+
+def build_app(
+    node: Node, broker: str, proxy_sub: str, curve: Curve | None = None
+) -> web.Application:
+    app = web.Application()
+    app[SOCKETS] = set()
+
+    async def gateway(app: web.Application) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        app[GATEWAY] = await loop.run_in_executor(
+            None, lambda: Gateway(node, broker, proxy_sub, loop, curve)
+        )
+        yield
+        await loop.run_in_executor(None, app[GATEWAY].close)
+
+    async def going_away(app: web.Application) -> None:
+        # 1001: the page reconnects (to this gateway once it is back, or another).
+        for ws in list(app[SOCKETS]):
+            await ws.close(code=1001, message=b"gateway stopping")
+
+    app.cleanup_ctx.append(gateway)
+    app.on_shutdown.append(going_away)
+    app.on_response_prepare.append(_secure_headers)
+    app.router.add_get("/", index)
+    app.router.add_get("/ws", websocket)
+    app.router.add_static("/static/", PAGE)
+    return app
+
+
+def serve(ns: argparse.Namespace, node: Node, curve: Curve | None = None) -> None:
+    host, port = parse_listen(ns.listen)
+    app = build_app(node, ns.broker, ns.proxy_sub, curve)
+    log.info(
+        "web_listening", url=f"http://{host}:{port}/", broker=ns.broker, proxy_sub=ns.proxy_sub
+    )
+    web.run_app(app, host=host, port=port, print=None, handle_signals=True, access_log=None)
