@@ -64,6 +64,7 @@ class Topology:
     extra_env: dict[str, str] = field(default_factory=dict)
     clock_skews: tuple[float, ...] = ()
     keys: Path | None = None  # secure mode: every infrastructure role gets --keys
+    web_port: int = 0  # `bbs web` on this port (0: no web gateway)
 
     @property
     def secure(self) -> list[str]:
@@ -129,7 +130,23 @@ class Topology:
                     ],
                 )
             )
+        if self.web_port:
+            out.append(
+                (
+                    "web",
+                    [
+                        "web",
+                        f"--broker={self.broker}",
+                        f"--proxy-sub={self.proxy_sub}",
+                        f"--listen={self.host}:{self.web_port}",
+                    ],
+                )
+            )
         return out
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.host}:{self.web_port}/"
 
     def server_args(self, i: int) -> list[str]:
         port = self.base_port + 5 + i
@@ -213,8 +230,15 @@ def main(argv: list[str]) -> None:
         action="store_true",
         help="secure mode: keys under DATA_DIR/keys (made if missing); clients stay plain",
     )
+    parser.add_argument(
+        "--web-port",
+        type=int,
+        default=int(os.environ.get("BBS_WEB_PORT", 8080)),
+        help="the page for browsers (bbs web) on this port; 0: none",
+    )
     ns = parser.parse_args(argv)
     topology = Topology(
+        web_port=ns.web_port,
         base_port=ns.base_port,
         servers=ns.servers,
         bots=ns.bots,
@@ -234,6 +258,8 @@ def main(argv: list[str]) -> None:
         print(f"  {what:18} {topology.endpoint(offset)}")
     for i in range(ns.servers):
         print(f"  {topology.server_name(i):18} {topology.endpoint(5 + i)}")
+    if topology.web_port:
+        print(f"  web (browsers)     {topology.web_url}")
     print(f"  logs               {cluster.log_dir}/")
     if topology.keys is not None:
         print(f"  keys (secure mode) {topology.keys}/")
