@@ -2,7 +2,7 @@
 
 Starts everything it needs on free loopback ports (a throw-away data directory), drives
 load with its own protocol-speaking clients, prints a table, writes <out>/results.json and
-PNG plots. Suites: ceiling, publish, lag, fanout, recovery, history, memory.
+PNG plots. Suites: ceiling, publish, lag, fanout, recovery, history, memory, web.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import bigstore, ceiling, fanout, plots, publish, recovery, report
+from bench import bigstore, ceiling, fanout, plots, publish, recovery, report, web
 from bench.meta import describe, loadavg
 from bench.targets import evaluate
 from transport import keys
 
-SUITES = ("ceiling", "publish", "lag", "fanout", "recovery", "history", "memory")
+SUITES = ("ceiling", "publish", "lag", "fanout", "recovery", "history", "memory", "web")
 LEVELS = (1, 8, 32)
 FANOUT = (1, 10, 100)
+WEB_SESSIONS, WEB_RATE = 500, 50.0  # browsers on the gateway, posts/s to their channel
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 
 
@@ -144,6 +145,11 @@ def run(ns: argparse.Namespace, work: Path) -> dict[str, Any]:
         print(f"history and memory: a store of {messages:,} messages", flush=True)
         big = bigstore.run(messages, duration, warmup, work, profile_dir=profile_dir)
         res.update({k: v for k, v in big.items() if k in suites})
+    if "web" in suites:
+        print(
+            f"web: {WEB_SESSIONS} WebSocket sessions on bbs web, {WEB_RATE:g} posts/s", flush=True
+        )
+        res["web"] = web.run(WEB_SESSIONS, WEB_RATE, max(duration, 5.0), work)
     res["meta"]["seconds"] = round(time.monotonic() - started, 1)
     res["meta"]["loadavg_end"] = loadavg()
     res["targets"] = evaluate(res)

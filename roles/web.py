@@ -29,6 +29,7 @@ from transport.protocol import Service
 
 log = structlog.get_logger()
 PAGE = Path(__file__).resolve().parent / "web_page"
+IN_FLIGHT = 32  # requests of one browser queued in its lane at once
 MAX_QUEUED = 2_000  # frames waiting for one browser; past it the browser is too slow: closed
 GATEWAY = web.AppKey("gateway", Gateway)
 SOCKETS = web.AppKey("sockets", set)
@@ -65,6 +66,8 @@ class BrowserSession:
         self.wake = asyncio.Event()
         self.closing = False
         self.closer: asyncio.Future | None = None
+        self.slots = asyncio.Semaphore(IN_FLIGHT)
+        self.calls: set[asyncio.Future] = set()  # requests in flight, cancelled on close
 
     def push(self, frame: str) -> None:
         if self.closing:
@@ -89,14 +92,10 @@ class BrowserSession:
             self.closing = True
 
     async def serve(self, text: str) -> None:
-        """One frame; whatever goes wrong, the socket stays open and says why."""
-        try:
-            await self.handle(text)
-        except Exception as exc:
-            log.exception("browser_frame_failed", lane=self.lane)
-            self.push(browser.error_frame(f"the gateway could not serve this frame: {exc}"))
-
-    async def handle(self, text: str) -> None:
+        """One frame. A login is served before the next frame is read (what follows it acts
+        as its user); other requests are pipelined into the session's lane, which sends
+        them to the cluster one at a time, in order (at most IN_FLIGHT queued: then this
+        socket is not read until one is answered)."""
         frame = browser.parse_frame(text)
         if isinstance(frame, browser.Refused):
             self.push(frame.frame)
@@ -106,8 +105,29 @@ class BrowserSession:
             self.push(
                 browser.reply_frame(name, {"status": "OK", "channel": frame.channel}, frame.id)
             )
+        elif frame.service == Service.LOGIN:
+            await self._guarded(frame)
         else:
+            await self.slots.acquire()
+            task = asyncio.ensure_future(self._guarded(frame))
+            self.calls.add(task)
+            task.add_done_callback(self._call_done)
+
+    def _call_done(self, task: asyncio.Future) -> None:
+        self.calls.discard(task)
+        self.slots.release()
+
+    async def _guarded(self, frame: browser.ClusterCall) -> None:
+        """Whatever goes wrong, the socket stays open and says why."""
+        try:
             await self._call(frame)
+        except Exception as exc:
+            log.exception("browser_frame_failed", lane=self.lane, service=frame.service)
+            self.push(
+                browser.error_frame(
+                    f"the gateway could not serve this: {exc}", frame.service, frame.id
+                )
+            )
 
     async def _call(self, frame: browser.ClusterCall) -> None:
         service, data = frame.service, dict(frame.data)
@@ -188,6 +208,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         gateway.detach(session)
         request.app[SOCKETS].discard(ws)
         writer.cancel()
+        for task in list(session.calls):
+            task.cancel()
         log.info("browser_disconnected", lane=session.lane, user=session.user)
     return ws
 
