@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from transport.protocol import Service
 log = structlog.get_logger()
 PAGE = Path(__file__).resolve().parent / "web_page"
 IN_FLIGHT = 32  # requests of one browser queued in its lane at once
-MAX_QUEUED = 2_000  # frames waiting for one browser; past it the browser is too slow: closed
+MAX_BUFFERED = 4 << 20  # bytes a browser has not read yet; past it it is too slow: closed
 GATEWAY = web.AppKey("gateway", Gateway)
 SOCKETS = web.AppKey("sockets", set)
 HEADERS = {
@@ -56,40 +55,35 @@ def parse_listen(listen: str) -> tuple[str, int]:
 class BrowserSession:
     """One WebSocket: at most one logged-in user, its channels, its requests in order."""
 
-    def __init__(self, gateway: Gateway, ws: web.WebSocketResponse) -> None:
+    def __init__(
+        self, gateway: Gateway, ws: web.WebSocketResponse, transport: asyncio.Transport | None
+    ) -> None:
         self.gateway = gateway
         self.ws = ws
         self.lane = f"browser-{next(_lanes)}"
         self.user = ""
         self.token = ""
-        self.outbox: deque[str] = deque()
-        self.wake = asyncio.Event()
-        self.closing = False
+        self.transport = transport
         self.closer: asyncio.Future | None = None
         self.slots = asyncio.Semaphore(IN_FLIGHT)
         self.calls: set[asyncio.Future] = set()  # requests in flight, cancelled on close
 
     def push(self, frame: str) -> None:
-        if self.closing:
+        self.send(browser.text_frame(frame))
+
+    def send(self, wire: bytes) -> None:
+        """Write one encoded WebSocket frame now (the event loop's thread is the only writer
+        of the socket, so frames never interleave). A delivery is encoded once for every
+        browser: this is the fan-out's whole cost per browser, one write. A browser that
+        does not read lets the socket's buffer grow: past MAX_BUFFERED it is closed."""
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.closer is not None:
             return
-        if len(self.outbox) >= MAX_QUEUED:
-            self.closing = True
-            log.warning("browser_too_slow", lane=self.lane, user=self.user, queued=MAX_QUEUED)
+        if transport.get_write_buffer_size() > MAX_BUFFERED:
+            log.warning("browser_too_slow", lane=self.lane, user=self.user)
             self.closer = asyncio.ensure_future(self.ws.close(code=1013, message=b"too slow"))
             return
-        self.outbox.append(frame)
-        self.wake.set()
-
-    async def write(self) -> None:
-        """The one writer of this socket: replies and deliveries in the order queued."""
-        try:
-            while not self.ws.closed:
-                await self.wake.wait()
-                self.wake.clear()
-                while self.outbox and not self.ws.closed:
-                    await self.ws.send_str(self.outbox.popleft())
-        except ConnectionError:  # the browser went away mid-write: the reader ends too
-            self.closing = True
+        transport.write(wire)
 
     async def serve(self, text: str) -> None:
         """One frame. A login is served before the next frame is read (what follows it acts
@@ -156,8 +150,8 @@ class BrowserSession:
                     "(open another connection for another user)"
                 )
             return ""
-        if service not in browser.AS_USER:
-            return ""
+        if service not in browser.AS_USER or (service == Service.HISTORY and "peer" not in data):
+            return ""  # a channel's history is anyone's to read
         if not self.user:
             return f"log in first: {service} acts as the logged-in user"
         if service == Service.PUBLISH or (service == Service.HISTORY and "peer" in data):
@@ -190,13 +184,14 @@ def _normal(name: str) -> str:
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=browser.MAX_FRAME)
+    # No permessage-deflate: chat frames are small, and compressing each copy of a post for
+    # each browser would cost the fan-out more CPU than it saves bytes.
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=browser.MAX_FRAME, compress=False)
     await ws.prepare(request)
     gateway = request.app[GATEWAY]
-    session = BrowserSession(gateway, ws)
-    gateway.attach(session, session.push)
+    session = BrowserSession(gateway, ws, request.transport)
+    gateway.attach(session, session.send)
     request.app[SOCKETS].add(ws)
-    writer = asyncio.ensure_future(session.write())
     log.info("browser_connected", lane=session.lane, peer=request.remote)
     try:
         async for message in ws:
@@ -207,7 +202,6 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     finally:
         gateway.detach(session)
         request.app[SOCKETS].discard(ws)
-        writer.cancel()
         for task in list(session.calls):
             task.cancel()
         log.info("browser_disconnected", lane=session.lane, user=session.user)

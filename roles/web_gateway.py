@@ -23,13 +23,13 @@ from actors.base import Node
 from actors.session import Unreachable
 from roles.web_topics import TopicBook
 from transport import protocol
-from transport.browser import delivery_frame
+from transport.browser import delivery_frame, text_frame
 from transport.keys import Curve
 from transport.port import SUB, Call, Publication, Response
 from transport.pump import Pump
 
 log = structlog.get_logger()
-Deliver = Callable[[str], None]  # a session's way of taking one frame
+Deliver = Callable[[bytes], None]  # a session's way of taking one encoded WebSocket frame
 
 
 class Gateway:
@@ -84,7 +84,7 @@ class Gateway:
         readers = self.book.readers(publication.topic, delivery.kind == "private")
         if not readers:
             return  # a longer topic the prefix match let through, or one nobody reads now
-        frame = delivery_frame(delivery)  # encoded once for every reader
+        frame = text_frame(delivery_frame(delivery))  # encoded once for every reader
         for session in readers:
             self.sessions[session](frame)
         self.delivered += len(readers)

@@ -9,6 +9,7 @@ gateway), and only the fields each service takes are forwarded to the cluster.
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -31,7 +32,8 @@ FORWARDED: dict[str, tuple[str, ...]] = {
     Service.MESSAGE: ("dst", "message", "request_id"),
     Service.HISTORY: ("channel", "peer", "limit", "before_clock"),
 }
-# Services that act as the logged-in user: refused before a login.
+# Services that act as the logged-in user (`history` of a private conversation): refused
+# before a login.
 AS_USER = frozenset({Service.PUBLISH, Service.MESSAGE, Service.HISTORY})
 
 
@@ -133,6 +135,20 @@ def error_frame(text: str, service: str | None = None, ident: str | int | None =
     if service is not None:
         frame["service"] = service
     return _with_id(frame, ident)
+
+
+def text_frame(text: str) -> bytes:
+    """`text` as one WebSocket text frame from a server (RFC 6455 5.2: FIN, opcode 1, no
+    mask), so the gateway encodes a delivery once for all its browsers."""
+    payload = text.encode("utf-8")
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
 
 
 def delivery_frame(delivery: Delivery) -> str:

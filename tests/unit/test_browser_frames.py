@@ -86,3 +86,15 @@ def test_frames_sent_to_the_browser():
             "sealed": True,
         },
     }
+
+
+@pytest.mark.parametrize(("size", "header"), [(5, b"\x81\x05"), (200, b"\x81\x7e\x00\xc8")])
+def test_a_text_frame_is_encoded_once_as_a_server_sends_it(size, header):
+    wire = browser.text_frame("é" * (size // 2) + "a" * (size % 2))
+    assert wire == header + ("é" * (size // 2) + "a" * (size % 2)).encode()
+
+
+def test_a_long_text_frame_has_a_64_bit_length():
+    wire = browser.text_frame("a" * 70_000)
+    assert wire[:10] == b"\x81\x7f" + (70_000).to_bytes(8, "big")
+    assert len(wire) == 70_010
