@@ -91,8 +91,12 @@ def run_web(ns: argparse.Namespace) -> None:
     from roles import web
     from roles.secure import client_curve
 
+    try:
+        listen = web.parse_listen(ns.listen)
+    except ValueError as exc:
+        sys.exit(f"bbs web: {exc}")
     node = _node("web", ns)
-    web.serve(ns, node, client_curve(ns.broker, ns.server_key, ns.keys))
+    web.serve(ns, node, listen, client_curve(ns.broker, ns.server_key, ns.keys))
 
 
 def run_client(ns: argparse.Namespace) -> None:

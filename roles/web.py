@@ -244,8 +244,10 @@ def build_app(
     return app
 
 
-def serve(ns: argparse.Namespace, node: Node, curve: Curve | None = None) -> None:
-    host, port = parse_listen(ns.listen)
+def serve(
+    ns: argparse.Namespace, node: Node, listen: tuple[str, int], curve: Curve | None = None
+) -> None:
+    host, port = listen
     app = build_app(node, ns.broker, ns.proxy_sub, curve)
     log.info(
         "web_listening", url=f"http://{host}:{port}/", broker=ns.broker, proxy_sub=ns.proxy_sub
