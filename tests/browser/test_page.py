@@ -1,12 +1,14 @@
 """The page in a real browser against a real cluster through `bbs web`: two users, a channel,
 live posts both ways, a private conversation, unread counts, scroll-back through history,
-nothing a user wrote runs as markup, and the page reconnecting (typed text kept) after the
-gateway restarts. Also takes the README's screenshot (BBS_WEB_SCREENSHOT: where to)."""
+nothing a user wrote runs as markup, the page reconnecting (typed text kept) after the gateway
+restarts, and a post held while the cluster restarts. Also takes the README's screenshot
+(BBS_WEB_SCREENSHOT: where to)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -149,6 +151,24 @@ def test_two_users_chat_live_page_back_and_survive_a_gateway_restart(tmp_path, c
         shows(alice, "typed while the gateway was away", "a post after the restart, live")
         say(alice, "welcome back")
         shows(bob, "welcome back", "bob subscribed again after the restart")
+
+        # The cluster restarts: a post written meanwhile waits in the page, marked, and goes
+        # out (once: same request_id) when the cluster answers again.
+        restarted = ("server-0", "server-1", "server-2", "broker", "proxy")
+        for name in restarted:
+            cluster.kill(name, signal.SIGTERM)
+        say(bob, "written while the cluster was down")
+        wait_for(
+            lambda: "not sent yet" in by_id(bob, "messages").text,
+            timeout=30,
+            what="the post marked as not sent",
+        )
+        assert by_id(bob, "status").get_attribute("data-state") == "cluster-down"
+        for name in reversed(restarted):
+            cluster.start_one(name)
+        shows(alice, "written while the cluster was down", "the held post, live", timeout=90)
+        assert texts(alice).count("written while the cluster was down") == 1
+        wait_for(lambda: by_id(bob, "status").get_attribute("data-state") == "online")
 
         shot = tmp_path / "web-screenshot.png"
         alice.save_screenshot(str(shot))

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 
 import aiohttp
 import pytest
 
-from roles.cluster import Cluster
-from tests.support import start_cluster
+from config.timing import DEFAULT_TIMING
+from roles.cluster import Cluster, free_base_port
+from tests.support import start_cluster, wait_for
 from tests.web_support import Browser, start_web
 
 pytestmark = pytest.mark.cluster
@@ -173,3 +177,42 @@ def test_the_contract_frames_are_json_objects(web):
         assert "id longer than 64" in b.anonymous[0]["error"]
 
     run(url, scenario)
+
+
+def test_a_cluster_that_does_not_answer_gets_an_error_frame_after_the_retries(tmp_path):
+    """Nothing listens at the broker's address: the request is retried Lazy-Pirate style,
+    then answered with an error frame naming the service and id; the socket stays open."""
+    broker, proxy, port = (free_base_port(1) for _ in range(3))
+    web_proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "roles.cli",
+            "web",
+            f"--broker=tcp://127.0.0.1:{broker}",
+            f"--proxy-sub=tcp://127.0.0.1:{proxy}",
+            f"--listen=127.0.0.1:{port}",
+            f"--log-file={tmp_path / 'web.jsonl'}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for(lambda: urllib.request.urlopen(url, timeout=1).status == 200, what="bbs web")
+
+        async def scenario(b: Browser) -> None:
+            started = time.monotonic()
+            answer = await b.call("users", timeout=30)
+            waited = time.monotonic() - started
+            assert answer["service"] == "users" and answer["id"] == 1
+            assert "no answer from the cluster" in answer["error"]
+            timing = DEFAULT_TIMING
+            assert waited >= timing.request_timeout * (timing.request_retries + 1) * 0.9
+            subscribed = await b.call("subscribe", channel="still-here")
+            assert subscribed["data"]["status"] == "OK"
+
+        run(url, scenario)
+    finally:
+        web_proc.terminate()
+        web_proc.wait(10)
