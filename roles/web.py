@@ -29,6 +29,7 @@ from transport.protocol import Service
 log = structlog.get_logger()
 PAGE = Path(__file__).resolve().parent / "web_page"
 IN_FLIGHT = 32  # requests of one browser queued in its lane at once
+MAX_CHANNELS = 1_000  # channels one browser may subscribe (each is a topic of the gateway)
 MAX_BUFFERED = 4 << 20  # bytes a browser has not read yet; past it it is too slow: closed
 GATEWAY = web.AppKey("gateway", Gateway)
 SOCKETS = web.AppKey("sockets", set)
@@ -67,6 +68,7 @@ class BrowserSession:
         self.closer: asyncio.Future | None = None
         self.slots = asyncio.Semaphore(IN_FLIGHT)
         self.calls: set[asyncio.Future] = set()  # requests in flight, cancelled on close
+        self.channels: set[str] = set()
 
     def push(self, frame: str) -> None:
         self.send(browser.text_frame(frame))
@@ -94,8 +96,16 @@ class BrowserSession:
         if isinstance(frame, browser.Refused):
             self.push(frame.frame)
         elif isinstance(frame, browser.TopicChange):
-            self.gateway.follow(self, frame.channel, frame.on)
             name = browser.SUBSCRIBE if frame.on else browser.UNSUBSCRIBE
+            if frame.on and frame.channel not in self.channels:
+                if len(self.channels) >= MAX_CHANNELS:
+                    text = f"at most {MAX_CHANNELS} channels per socket: unsubscribe one first"
+                    self.push(browser.error_frame(text, name, frame.id))
+                    return
+                self.channels.add(frame.channel)
+            elif not frame.on:
+                self.channels.discard(frame.channel)
+            self.gateway.follow(self, frame.channel, frame.on)
             self.push(
                 browser.reply_frame(name, {"status": "OK", "channel": frame.channel}, frame.id)
             )

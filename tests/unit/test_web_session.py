@@ -4,6 +4,7 @@ order, and a browser that stops reading is closed instead of buffered without en
 from __future__ import annotations
 
 import asyncio
+import json
 
 from roles.web import MAX_BUFFERED, BrowserSession
 from transport import browser
@@ -57,3 +58,30 @@ def test_nothing_is_written_to_a_closing_socket():
     session = BrowserSession(None, FakeSocket(), transport)  # type: ignore[arg-type]
     session.push("{}")
     assert transport.written == []
+
+
+class FakeGateway:
+    def __init__(self) -> None:
+        self.follows: list[tuple[str, bool]] = []
+
+    def follow(self, session: object, topic: str, on: bool = True) -> None:
+        self.follows.append((topic, on))
+
+
+def test_a_browser_subscribes_to_a_bounded_number_of_channels(monkeypatch):
+    monkeypatch.setattr("roles.web.MAX_CHANNELS", 2)
+
+    async def scenario() -> list[bytes]:
+        transport, gateway = FakeTransport(), FakeGateway()
+        session = BrowserSession(gateway, FakeSocket(), transport)  # type: ignore[arg-type]
+        for name in ("a", "b", "a", "c"):
+            await session.serve(json.dumps({"service": "subscribe", "data": {"channel": name}}))
+        await session.serve(json.dumps({"service": "unsubscribe", "data": {"channel": "a"}}))
+        await session.serve(json.dumps({"service": "subscribe", "data": {"channel": "c"}}))
+        assert gateway.follows == [("a", True), ("b", True), ("a", True), ("a", False), ("c", True)]
+        return transport.written
+
+    written = [json.loads(w[2:]) for w in asyncio.run(scenario())]
+    assert "at most 2 channels" in written[3]["error"]
+    statuses = [w.get("data", {}).get("status") for w in written]
+    assert statuses == ["OK", "OK", "OK", None, "OK", "OK"]
