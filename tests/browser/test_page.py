@@ -20,6 +20,7 @@ from tests.web_support import start_web, stop_web
 
 pytestmark = pytest.mark.browser
 XSS = '<img src=x onerror="window.__xss = 1">'
+PASSWORD = "correct horse battery staple"
 
 
 def by_id(driver, element_id: str):
@@ -34,9 +35,11 @@ def shows(driver, text: str, what: str = "", timeout: float = 15.0) -> None:
     wait_for(lambda: text in texts(driver), timeout=timeout, what=what or f"{text!r} shown")
 
 
-def log_in(driver, url: str, user: str) -> None:
+def log_in(driver, url: str, user: str, password: str = "") -> None:
     driver.get(url)
     wait_for(lambda: by_id(driver, "status").get_attribute("data-state") == "online")
+    if password:  # a free name: the password claims it
+        by_id(driver, "login-password").send_keys(password)
     by_id(driver, "login-user").send_keys(user, Keys.ENTER)  # the keyboard alone
     wait_for(lambda: by_id(driver, "me").text == user, what=f"{user} logged in")
 
@@ -89,7 +92,18 @@ def test_two_users_chat_live_page_back_and_survive_a_gateway_restart(tmp_path, c
         bob = chromium(phone=True)
         alice = chromium()
         log_in(bob, url, "bob")
-        log_in(alice, url, "alice")
+        log_in(alice, url, "alice", password=PASSWORD)
+        # Another browser asking for the claimed name is asked for its password.
+        intruder = chromium()
+        intruder.get(url)
+        wait_for(lambda: by_id(intruder, "status").get_attribute("data-state") == "online")
+        by_id(intruder, "login-user").send_keys("alice", Keys.ENTER)
+        wait_for(lambda: "claimed" in by_id(intruder, "login-error").text, what="password asked")
+        assert intruder.switch_to.active_element == by_id(intruder, "login-password")
+        by_id(intruder, "login-password").send_keys("wrong password", Keys.ENTER)
+        wait_for(lambda: by_id(intruder, "login-error").text, what="a refusal")
+        assert not by_id(intruder, "chat").is_displayed()
+        intruder.quit()
         join(alice, "plaza")
         join(bob, "plaza")
 
