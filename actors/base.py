@@ -81,6 +81,9 @@ class BaseActor(pykka.ThreadingActor):
     def started(self) -> None:
         """Hook run in the actor's own thread once it starts."""
 
+    def after_message(self) -> None:
+        """Hook run after each message (an actor that batches its output sends it here)."""
+
     def call(self, call: Call, answer: Callable[[Response], Any]) -> None:
         """Send `call` through the transport; its Response comes back to this actor as the
         typed message `answer(response)`, handled like any other message."""
@@ -88,6 +91,15 @@ class BaseActor(pykka.ThreadingActor):
         self.transport.request(call, lambda response: tell(answer(response)))
 
     def on_receive(self, message: Any) -> Any:
+        try:
+            return self._handle(message)
+        finally:
+            try:
+                self.after_message()
+            except Exception:
+                self.log.exception("actor_flush_failed", message_type=type(message).__name__)
+
+    def _handle(self, message: Any) -> Any:
         if isinstance(message, Ping):
             return True
         name = self._dispatch.get(type(message))

@@ -18,6 +18,7 @@ from actors.chat_rules import (
     SameAsInFlight,
     Unsure,
     VerifyPassword,
+    WithOnline,
     Write,
     request_key,
 )
@@ -25,23 +26,30 @@ from actors.messages import (
     Applied,
     Backlogged,
     ClientRequest,
+    ClientRequests,
     HistoryQuery,
     LocalWrite,
     MessageHandled,
+    NewWrites,
     PasswordDone,
     PasswordWork,
     RefreshThenRetry,
     WriteDone,
     WriteFailed,
+    WritesDone,
 )
+from actors.presence import AnswerWithOnline, Seen
 from actors.rate_limit import DEFAULT_SHARE, Fairness, FairShare
 from actors.roster import Roster
 from actors.routes import Routes
 from transport import protocol
-from transport.port import PUB, Inbound, Transport
+from transport.port import PUB, Inbound, Outgoing, Transport
 from transport.protocol import Event, Operation, ReadHistory
 
 MAX_WRITES_IN_FLIGHT = 1000
+# Presence hears of a user at most once a second (it counts 30 s): not once per batch.
+SEEN_EVERY = 1.0
+MAX_TOLD = 100_000
 
 
 class ChatActor(BaseActor):
@@ -78,6 +86,13 @@ class ChatActor(BaseActor):
         self.resent: dict[tuple[str, str], list[Inbound]] = {}  # resends of a waiting write
         self.tokens = itertools.count(1)
         self.handled = 0
+        # what handling one message produced, sent once it is handled (after_message)
+        self.replies: list[tuple[Inbound, dict[str, Any]]] = []
+        self.publications: list[Outgoing] = []
+        self.writes: list[LocalWrite] = []
+        self.uncounted = 0  # handled requests the clock actor has not been told of
+        self.seen: set[str] = set()  # users requests named, not yet told to presence
+        self.told: dict[str, float] = {}  # user -> when presence was last told of them
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -88,6 +103,34 @@ class ChatActor(BaseActor):
             "writes_in_flight": len(self.waiting),
             "stale_dropped": self.stale,
         }
+
+    def after_message(self) -> None:
+        if self.replies or self.publications:
+            self.transport.send_batch(self.replies, self.publications)
+            self.replies, self.publications = [], []
+        if self.writes:
+            self.routes.tell("replication", NewWrites(tuple(self.writes)))
+            self.writes = []
+        every = self.node.timing.clock_sync_every_messages
+        if self.handled // every > (self.handled - self.uncounted) // every:
+            # the clock actor only acts on multiples of `every`: it hears of no others
+            self.routes.tell("clock", MessageHandled(self.uncounted))
+            self.uncounted = 0
+        self._tell_seen()
+
+    def _tell_seen(self) -> None:
+        if self.seen:
+            self.routes.tell("presence", Seen(tuple(self.seen)))
+            if len(self.told) > MAX_TOLD:
+                self.told.clear()
+            now = self.now()
+            self.told.update(dict.fromkeys(self.seen, now))
+            self.seen = set()
+
+    @handles(ClientRequests)
+    def _requests(self, message: ClientRequests) -> None:
+        for inbound in message.inbounds:
+            self._request(ClientRequest(inbound))
 
     @handles(ClientRequest)
     def _request(self, message: ClientRequest) -> None:
@@ -100,6 +143,10 @@ class ChatActor(BaseActor):
             self._answer(inbound, protocol.Refusal(refusal).reply)
             return
         parsed = protocol.parse_client_request(inbound.request.service, inbound.request.data)
+        if (user := protocol.request_user(parsed)) and now - self.told.get(
+            user, -1e9
+        ) >= SEEN_EVERY:
+            self.seen.add(user)
         self._carry_out(message, self.rules.decide(parsed, message.retried), now)
 
     def _carry_out(self, message: ClientRequest, decision: Decision, now: float) -> None:
@@ -113,6 +160,10 @@ class ChatActor(BaseActor):
         elif isinstance(decision, ReadHistory):
             self._count()
             self.routes.tell("persistence", HistoryQuery(message.inbound, decision))
+        elif isinstance(decision, WithOnline):
+            self._count()
+            self._tell_seen()  # a `who` keep-alive lists its own user
+            self.routes.tell("presence", AnswerWithOnline(inbound, decision.data))
         elif isinstance(decision, SameAsInFlight):
             self.resent.setdefault(decision.key, []).append(message.inbound)
         elif isinstance(decision, Unsure):
@@ -134,7 +185,7 @@ class ChatActor(BaseActor):
         token = next(self.tokens)
         self.waiting[token] = (inbound, write)
         seal_to = self.rules.seal_key(write.fields.get("dst", ""))
-        self.routes.tell("replication", LocalWrite(write.op, write.fields, token, seal_to))
+        self.writes.append(LocalWrite(write.op, write.fields, token, seal_to))
 
     def _admit(self, sender: bytes, write: Write, now: float) -> str | None:
         """Why this write may not start now, if it may not: too many writes already wait for
@@ -184,6 +235,11 @@ class ChatActor(BaseActor):
         self.backlogged = message.on
         self.log.info("shedding_writes" if message.on else "shedding_stopped")
 
+    @handles(WritesDone)
+    def _writes_done(self, message: WritesDone) -> None:
+        for done in message.done:
+            self._write_done(done)
+
     @handles(WriteDone)
     def _write_done(self, message: WriteDone) -> None:
         inbound, write = self.waiting.pop(message.token)
@@ -193,7 +249,7 @@ class ChatActor(BaseActor):
         published = protocol.publication(message.event, self.rules.seal_key(message.event.dst))
         if published is not None:
             topic, payload = published
-            self.transport.publish(PUB, topic, payload, clock=message.event.clock)
+            self.publications.append(Outgoing(PUB, topic, payload, message.event.clock))
 
     @handles(WriteFailed)
     def _write_failed(self, message: WriteFailed) -> None:
@@ -213,7 +269,7 @@ class ChatActor(BaseActor):
             self.rules.apply(event)
 
     def _answer(self, inbound: Inbound, data: dict[str, Any]) -> None:
-        self.transport.reply(inbound, data)
+        self.replies.append((inbound, data))
         self._count()
         if protocol.refused(data):
             self.log.info(
@@ -222,4 +278,4 @@ class ChatActor(BaseActor):
 
     def _count(self) -> None:
         self.handled += 1
-        self.routes.tell("clock", MessageHandled())
+        self.uncounted += 1

@@ -25,6 +25,7 @@ from transport.protocol import (
     ReadHistory,
     Refusal,
     SendMessage,
+    Who,
 )
 
 
@@ -77,8 +78,17 @@ class ClaimName:
     login: Login
 
 
+@dataclass(frozen=True)
+class WithOnline:
+    """Answer with this data plus the `online` list, which the presence actor keeps."""
+
+    data: dict[str, Any]
+
+
 # A ReadHistory decision: answer from the stored history.
-Decision = Answer | Write | ReadHistory | Unsure | SameAsInFlight | VerifyPassword | ClaimName
+Decision = (
+    Answer | Write | ReadHistory | Unsure | SameAsInFlight | VerifyPassword | ClaimName | WithOnline
+)
 
 
 def request_key(write: Write) -> tuple[str, str] | None:
@@ -191,7 +201,9 @@ class ChatRules:
             case Login():
                 return self._login(request)
             case ListUsers(after, limit):
-                return Answer(protocol.users_reply(*self.users.page(after, limit)))
+                return WithOnline(protocol.users_reply(*self.users.page(after, limit)))
+            case Who():
+                return WithOnline(protocol.ok())
             case ListChannels(after, limit):
                 return Answer(protocol.channels_reply(*self.channels.page(after, limit)))
             case CreateChannel():

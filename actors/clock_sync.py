@@ -84,12 +84,12 @@ class ClockSyncActor(BaseActor):
         self.transport.reply(a.inbound, protocol.ok())
 
     @handles(MessageHandled)
-    def _handled(self, _: MessageHandled) -> None:
-        self.handled += 1
-        timing = self.node.timing
+    def _handled(self, m: MessageHandled) -> None:
+        every = self.node.timing.clock_sync_every_messages
+        before, self.handled = self.handled, self.handled + m.count
         if (
-            self.handled % timing.clock_sync_every_messages == 0
-            and self.now() - self.last_round >= timing.clock_sync_min_interval
+            self.handled // every > before // every
+            and self.now() - self.last_round >= self.node.timing.clock_sync_min_interval
         ):
             self._start_round("messages")
 

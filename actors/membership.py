@@ -25,7 +25,7 @@ from transport.endpoints import Resolver
 from transport.port import Call, Transport
 from transport.protocol import Peer, Service
 
-LISTENERS = ("replication", "election", "clock")
+LISTENERS = ("replication", "election", "clock", "pushers", "presence")
 
 
 class MembershipActor(BaseActor):

@@ -86,6 +86,13 @@ class ClientRequest:
 
 
 @dataclass(frozen=True)
+class ClientRequests:
+    """The client requests one round of the pump read, in arrival order."""
+
+    inbounds: list[Inbound]
+
+
+@dataclass(frozen=True)
 class LocalWrite:
     """A validated change the chat actor wants made; done when durable and replicated."""
 
@@ -117,6 +124,27 @@ class PasswordDone:
 class WriteDone:
     token: Any
     event: Event
+
+
+@dataclass(frozen=True)
+class WritesDone:
+    """Writes acknowledged together (durable here, applied by the live peers)."""
+
+    done: tuple[WriteDone, ...]
+
+
+@dataclass(frozen=True)
+class PublishedEvents:
+    """Events one round of the pump read on the `replication` topic."""
+
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True)
+class NewWrites:
+    """The writes one chat batch decided, made into events together (one Append)."""
+
+    writes: tuple[LocalWrite, ...]
 
 
 @dataclass(frozen=True)
@@ -267,4 +295,6 @@ class Membership:
 
 @dataclass(frozen=True)
 class MessageHandled:
-    """A client message was handled (Berkeley rounds run every N of them)."""
+    """Client messages were handled (Berkeley rounds run every N of them)."""
+
+    count: int = 1

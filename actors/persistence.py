@@ -1,6 +1,6 @@
 """Persistence actor: owns the SQLite connection (created in its own thread) and commits
-queued appends together (group commit): a Flush is queued behind the appends already in the
-mailbox, so one transaction and one fsync cover the whole burst.
+queued appends together (group commit): appends wait until the mailbox holds nothing more
+(or MAX_GROUP events wait), so one transaction and one fsync cover the whole burst.
 
 Every Append is answered with Appended: what is now durable, and what was not stored (a full
 disk fails the whole transaction) so that its sender can release it and fetch it again."""
@@ -18,6 +18,8 @@ from actors.messages import Append, Appended, Flush, HistoryQuery
 from transport import protocol
 from transport.port import Transport
 from transport.protocol import Event, StoreLimitRequest, SyncRequest
+
+MAX_GROUP = 5000  # events: a commit waits for no more than this many
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class PersistenceActor(BaseActor):
         self.max_db_mb = max_db_mb
         self.store: EventStore | None = None
         self.queued: list[Append] = []
+        self.waiting = 0  # events in `queued`
         self.failures: set[str] = set()  # kinds logged since the last clean commit
         self.opened = Snapshot({}, [], [], [])
 
@@ -88,9 +91,12 @@ class PersistenceActor(BaseActor):
 
     @handles(Append)
     def _append(self, message: Append) -> None:
-        if not self.queued:
-            self.actor_ref.tell(Flush())
         self.queued.append(message)
+        self.waiting += len(message.events)
+
+    def after_message(self) -> None:
+        if self.queued and (self.actor_inbox.empty() or self.waiting >= MAX_GROUP):
+            self._flush()
 
     @handles(Flush)
     def _on_flush(self, _: Flush) -> None:
@@ -99,7 +105,7 @@ class PersistenceActor(BaseActor):
     def _flush(self) -> None:
         if not self.queued or self.store is None:
             return
-        batch, self.queued = self.queued, []
+        batch, self.queued, self.waiting = self.queued, [], 0
         events = [e for m in batch for e in m.events]
         try:
             stored = self.store.append(events)

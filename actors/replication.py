@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -30,7 +30,9 @@ from actors.messages import (
     LocalWrite,
     LocalWrites,
     Membership,
+    NewWrites,
     PeerPush,
+    PublishedEvents,
     PushAnswered,
     RefreshThenRetry,
     SeenPublished,
@@ -38,12 +40,13 @@ from actors.messages import (
     SyncStep,
     WriteDone,
     WriteFailed,
+    WritesDone,
 )
 from actors.outbox import Outbox
-from actors.replication_log import AckTracker, ReplicaHeads
+from actors.replication_log import Acknowledgement, AckTracker, ReplicaHeads
 from actors.routes import Routes
 from transport import protocol
-from transport.port import PUB, Call, Transport
+from transport.port import PUB, Call, Outgoing, Transport
 from transport.protocol import Event, Peer, PushRequest, Replicated, Service, SyncRequest
 
 VIA = {PeerPush: "peer", SyncStep: "sync", SeenPublished: "pub"}  # events_applied's `via`
@@ -121,20 +124,27 @@ class ReplicationActor(BaseActor):
 
     @handles(LocalWrite)
     def _local_write(self, w: LocalWrite) -> None:
-        me = self.node.name
-        event = Event(
-            origin=me,
-            seq=self.replica.next_seq(me),
-            clock=self.node.lamport.tick(),
-            op=w.op,
-            timestamp=self.node.clock.now(),
-            **w.fields,
-        )
-        self.tracker.add(w.token, event, self.now())
-        if w.seal_to:
-            self.seal_to[event.seq] = w.seal_to
+        self._new_writes(NewWrites((w,)))
+
+    @handles(NewWrites)
+    def _new_writes(self, batch: NewWrites) -> None:
+        me, now = self.node.name, self.now()
+        events = []
+        for w in batch.writes:
+            event = Event(
+                origin=me,
+                seq=self.replica.next_seq(me),
+                clock=self.node.lamport.tick(),
+                op=w.op,
+                timestamp=self.node.clock.now(),
+                **w.fields,
+            )
+            self.tracker.add(w.token, event, now)
+            if w.seal_to:
+                self.seal_to[event.seq] = w.seal_to
+            events.append(event)
         # pushed once durable here: a peer never holds a write its origin failed to store
-        self.routes.tell("persistence", Append((event,), LocalWrites()))
+        self.routes.tell("persistence", Append(tuple(events), LocalWrites()))
 
     def _push_all(self) -> None:
         for peer in self.peers.values():
@@ -173,20 +183,30 @@ class ReplicationActor(BaseActor):
             self.routes.tell("chat", Backlogged(behind))
         for peer in lagging:
             self.log.warning("replica_lagging", peer=peer)
-        for ack in done:
-            if ack.degraded and self.peers:
-                self.log.warning("write_degraded", id=ack.event.id, copies=ack.copies)
-            self.log.info(
-                "write_acknowledged",
-                id=ack.event.id,
-                op=ack.event.op,
-                copies=ack.copies,
-                degraded=ack.degraded,
-                # since durable here: the log-based replication lag starts from there
-                stored_ms=round((self.wall() - ack.durable_at) * 1000, 3),
-            )
-            self.routes.tell("chat", WriteDone(ack.token, ack.event))
+        if done:
+            self._acknowledge(done)
         self.outbox.trim(self.tracker.min_acked())
+
+    def _acknowledge(self, done: list[Acknowledgement]) -> None:
+        """Release writes to the chat together, logged one line per group that shares a
+        copy count and a commit (ops.log_reader reads each id as a `write_acknowledged`)."""
+        wall = self.wall()
+        groups: dict[tuple[int, bool, float], list[Acknowledgement]] = {}
+        for ack in done:
+            groups.setdefault((ack.copies, ack.degraded, ack.durable_at), []).append(ack)
+        for (copies, degraded, durable_at), acks in groups.items():
+            ids = [ack.event.id for ack in acks]
+            for event_id in ids if degraded and self.peers else ():
+                self.log.warning("write_degraded", id=event_id, copies=copies)
+            self.log.info(
+                "writes_acknowledged",
+                ids=ids,
+                copies=copies,
+                degraded=degraded,
+                # since durable here: the log-based replication lag starts from there
+                stored_ms=round((wall - durable_at) * 1000, 3),
+            )
+        self.routes.tell("chat", WritesDone(tuple(WriteDone(a.token, a.event) for a in done)))
 
     # ---- storage callbacks ------------------------------------------------------------
 
@@ -211,14 +231,17 @@ class ReplicationActor(BaseActor):
         self._release_if_settled()
 
     def _local_appended(self, a: Appended) -> None:
+        wall, publications = self.wall(), []
         for event in a.fresh:
-            self.tracker.durable(event.seq, self.wall())
+            self.tracker.durable(event.seq, wall)
             self.outbox.add(event)
             seal_to = self.seal_to.pop(event.seq, "")
             published = protocol.replication_publication(event, self.node.clock.now(), seal_to)
             if published is not None and self.publish_events:
                 topic, message = published
-                self.transport.publish(PUB, topic, message, clock=event.clock)
+                publications.append(Outgoing(PUB, topic, message, event.clock))
+        if publications:
+            self.transport.send_batch([], publications)
         dropped = self.tracker.fail(a.failed)
         for write in dropped:  # its seq goes to the next write
             self.seal_to.pop(write.event.seq, None)
@@ -252,12 +275,21 @@ class ReplicationActor(BaseActor):
 
     @handles(Replicated)
     def _replicated(self, r: Replicated) -> None:
+        self._published([r.event])
+
+    @handles(PublishedEvents)
+    def _published_events(self, p: PublishedEvents) -> None:
+        self._published(p.events)
+
+    def _published(self, events: Iterable[Event]) -> None:
         # Our peers push their events (acknowledged, in order, in batches); the publication
         # only matters for origins that do not push to us.
-        if r.event.origin == self.node.name or r.event.origin in self.peers:
+        me = self.node.name
+        theirs = [e for e in events if e.origin != me and e.origin not in self.peers]
+        if not theirs:
             return
-        take, gaps = self.replica.accept([r.event])
-        self._catch_up_gaps(gaps, r.event.origin)
+        take, gaps = self.replica.accept(theirs)
+        self._catch_up_gaps(gaps, theirs[0].origin)
         if take:
             self._apply(take, SeenPublished())
 

@@ -2,7 +2,7 @@
 
 Starts everything it needs on free loopback ports (a throw-away data directory), drives
 load with its own protocol-speaking clients, prints a table, writes <out>/results.json and
-PNG plots. Suites: ceiling, publish, lag, fanout, recovery, history, memory, web.
+PNG plots. Suites: ceiling, publish, lag, fanout, recovery, history, memory, endurance, web.
 """
 
 from __future__ import annotations
@@ -17,12 +17,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import bigstore, ceiling, fanout, plots, publish, recovery, report, web
 from bench.meta import describe, loadavg
 from bench.targets import evaluate
 from transport import keys
 
-SUITES = ("ceiling", "publish", "lag", "fanout", "recovery", "history", "memory", "web")
+SUITES = (
+    "ceiling",
+    "publish",
+    "lag",
+    "fanout",
+    "recovery",
+    "history",
+    "memory",
+    "endurance",
+    "web",
+)
 LEVELS = (1, 8, 32)
 FANOUT = (1, 10, 100)
 WEB_SESSIONS, WEB_RATE = 500, 50.0  # browsers on the gateway, posts/s to their channel
@@ -69,6 +78,12 @@ def parser() -> argparse.ArgumentParser:
         help="messages in the big store (default 1000000, quick 100000)",
     )
     p.add_argument(
+        "--endurance-seconds",
+        type=float,
+        default=None,
+        help="length of the endurance run (default 60, quick 12)",
+    )
+    p.add_argument(
         "--work-dir",
         type=Path,
         default=None,
@@ -104,6 +119,9 @@ def _selected(only: str) -> set[str]:
 
 
 def run(ns: argparse.Namespace, work: Path) -> dict[str, Any]:
+    # the suites need the bench extra (psutil): imported here, so --help works without it
+    from bench import bigstore, ceiling, endurance, fanout, publish, recovery, web
+
     suites = _selected(ns.only)
     quick = ns.quick
     duration = ns.duration or (2.0 if quick else 10.0)
@@ -141,6 +159,10 @@ def run(ns: argparse.Namespace, work: Path) -> dict[str, Any]:
     if "recovery" in suites:
         print(f"recovery: {events:,} events written while a replica is down", flush=True)
         res["recovery"] = recovery.run(events, 32, work, profile_dir=profile_dir)
+    if "endurance" in suites:
+        seconds = ns.endurance_seconds or (12.0 if quick else 60.0)
+        print(f"endurance: {seconds:.0f}s of publishes on a store of {messages:,}", flush=True)
+        res["endurance"] = endurance.run(messages, seconds, work)
     if suites & {"history", "memory"}:
         print(f"history and memory: a store of {messages:,} messages", flush=True)
         big = bigstore.run(messages, duration, warmup, work, profile_dir=profile_dir)
@@ -157,6 +179,8 @@ def run(ns: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 def save(res: dict[str, Any], out: Path) -> None:
+    from bench import plots, report
+
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(res, indent=2)
     (out / "results.json").write_text(text)

@@ -52,6 +52,7 @@ class LoadResult:
     client_cpu: float = 0.0  # CPU seconds used by the client processes
     started: float = 0.0  # wall clock (time.time) of the start, for log correlation
     window: tuple[float, float] = (0.0, 0.0)  # wall clock of the measured window
+    per_second: list[int] = field(default_factory=list)  # successes in each measured second
 
     @property
     def throughput(self) -> float:
@@ -84,6 +85,7 @@ class _Client:
             "latencies": array("d"),
             "acked": [],
             "error_samples": [],
+            "per_second": {},
         }
 
     def _open(self) -> zmq.Socket:
@@ -148,6 +150,8 @@ class _Client:
             if measure_from <= sent_at and now <= end:
                 self.out["ok"] += 1
                 self.out["latencies"].append(now - sent_at)
+                second = int(now - measure_from)
+                self.out["per_second"][second] = self.out["per_second"].get(second, 0) + 1
         else:
             self.out["errors"] += 1
             if len(self.out["error_samples"]) < 5:
@@ -239,4 +243,7 @@ def _merge(spec: LoadSpec, outs: list[dict[str, Any]], started: float, go: float
         result.acked.extend(o["acked"])
         result.error_samples.extend(o["error_samples"])
         result.client_cpu += o["cpu"]
+        for second, count in o["per_second"].items():
+            result.per_second += [0] * (second + 1 - len(result.per_second))
+            result.per_second[second] += count
     return result

@@ -8,6 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ops.log_reader import BATCHED, unbatch
+
 
 def epoch(iso: str) -> float:
     """Seconds since the epoch of an ISO-8601 log timestamp."""
@@ -19,11 +21,12 @@ def size(path: Path) -> int:
 
 
 def read(path: Path, offset: int = 0, events: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """The log lines from byte `offset` on (only the named events, if given), each with
-    `t` = its timestamp in epoch seconds."""
+    """The log lines from byte `offset` on (only the named events, if given; a batch line
+    counts as the lines it stands for), each with `t` = its timestamp in epoch seconds."""
     if not path.exists():
         return []
-    wanted = tuple(f'"event": "{e}"' for e in events)
+    names = set(events) | {batch for batch, item in BATCHED.items() if item in events}
+    wanted = tuple(f'"{e}"' for e in names)  # a cheap filter before parsing
     out = []
     with path.open("rb") as f:
         f.seek(offset)
@@ -32,11 +35,11 @@ def read(path: Path, offset: int = 0, events: tuple[str, ...] = ()) -> list[dict
             if wanted and not any(w in line for w in wanted):
                 continue
             try:
-                record = json.loads(line)
-                record["t"] = epoch(record["timestamp"])
-            except (ValueError, KeyError, TypeError):
+                records = unbatch(json.loads(line))
+                t = epoch(records[0]["timestamp"])
+            except (ValueError, KeyError, TypeError, IndexError):
                 continue
-            out.append(record)
+            out.extend({**r, "t": t} for r in records if not events or r.get("event") in events)
     return out
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import baseline
+from bench.targets import cluster_cpu, of_ceiling
+
 
 def _fmt(value: Any, digits: int = 1) -> str:
     if value is None:
@@ -26,12 +29,6 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return [line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]]
 
 
-def _cluster_cpu(row: dict[str, Any]) -> float | None:
-    """CPU milliseconds per request summed over the cluster's processes (not the clients)."""
-    cpu = row.get("cpu_ms_per_request")
-    return round(sum(v for k, v in cpu.items() if k != "clients"), 2) if cpu else None
-
-
 def render(res: dict[str, Any]) -> str:
     meta = res["meta"]
     out = [
@@ -48,6 +45,7 @@ def render(res: dict[str, Any]) -> str:
                 "ceiling (no work)",
                 row["clients"],
                 row["throughput"],
+                100.0,
                 row["p50_ms"],
                 row["p99_ms"],
                 None,
@@ -64,12 +62,13 @@ def render(res: dict[str, Any]) -> str:
                     f"publish {key[1]} replica(s)",
                     row["clients"],
                     row["throughput"],
+                    of_ceiling(res, row["throughput"], row["clients"]),
                     row["p50_ms"],
                     row["p99_ms"],
                     row["acked"],
                     row["delivered"],
                     row["errors"] + row["timeouts"],
-                    _cluster_cpu(row),
+                    cluster_cpu(row),
                 ]
             )
     if rows:
@@ -79,6 +78,7 @@ def render(res: dict[str, Any]) -> str:
                 "path",
                 "clients",
                 "req/s",
+                "% of ceiling",
                 "p50 ms",
                 "p99 ms",
                 "acked",
@@ -87,6 +87,27 @@ def render(res: dict[str, Any]) -> str:
                 "cluster CPU ms/req",
             ],
             rows,
+        )
+        out.append(baseline.line(res))
+        out.append("")
+    endurance = res.get("endurance")
+    if endurance:
+        out += [
+            f"Endurance: 3 replicas holding {endurance['messages']:,} messages, "
+            f"{endurance['clients']} clients for {endurance['seconds']:g}s"
+        ]
+        out += _table(
+            ["req/s", "p50 ms", "p99 ms", "first req/s", "last req/s", "last vs first %"],
+            [
+                [
+                    endurance["throughput"],
+                    endurance["p50_ms"],
+                    endurance["p99_ms"],
+                    endurance["first_per_s"],
+                    endurance["last_per_s"],
+                    endurance["last_vs_first_pct"],
+                ]
+            ],
         )
         out.append("")
     lag = res.get("lag")

@@ -1,16 +1,17 @@
 #!/bin/sh
 # Entrypoint for server replicas that share one data volume (compose `deploy.replicas`).
-# Claims the first free slot server-1, server-2, ... under $BBS_DATA_DIR by holding an
+# Claims the first free slot server-0, server-1, ... under $BBS_DATA_DIR by holding an
 # exclusive flock on server-N.lock for the life of the server, then runs
 #   BBS_NAME=server-N BBS_DATA_DIR=$BBS_DATA_DIR/server-N  "$@"   (default: bbs server)
 # So no two live servers ever share a database, and a replica that is restarted or
 # recreated picks up a slot's name and data as a whole. BBS_NAME, if set, is used as is.
+# Slots count from 0, as `bbs up` names its servers (server-0, server-1, ...).
 set -eu
 root=${BBS_DATA_DIR:-/data}
 max=${BBS_MAX_SLOTS:-64}
 [ "$#" -gt 0 ] || set -- bbs server
-i=1
-while [ "$i" -le "$max" ]; do
+i=0
+while [ "$i" -lt "$max" ]; do
     slot=server-$i
     exec 9>>"$root/$slot.lock"
     if flock -n 9; then

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+import orjson
 import structlog
 
 from config.clocks import LamportClock
@@ -104,7 +105,10 @@ class RotatingFile:
 
 
 def _json(event: dict[str, Any]) -> str:
-    return json.dumps(event, default=repr, ensure_ascii=False)
+    try:
+        return orjson.dumps(event, default=repr).decode()
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits (orjson's limit)
+        return json.dumps(event, default=repr, ensure_ascii=False)
 
 
 class _Writer:

@@ -8,12 +8,22 @@ beats the default.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.timing import DEFAULT_TIMING, Timing
+
+KINDS = {int: "a whole number", float: "a number"}
+BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
+class EnvValue(str):
+    """An option's value read from its BBS_* variable (so a bad one is reported by name)."""
+
+    env = ""
 
 
 @dataclass(frozen=True)
@@ -23,15 +33,45 @@ class Option:
     default: object
     help: str
     type: type = str
+    choices: tuple[str, ...] = ()
 
     @property
     def dest(self) -> str:
         return self.flag.lstrip("-").replace("-", "_")
 
+    def parse(self, text: str) -> object:
+        """The typed value of `text` (a flag's or the BBS_* variable's), or one clear line
+        naming the variable and what it accepts (argparse prints it with the usage)."""
+        source = f"{self.env}={text!r}" if isinstance(text, EnvValue) else repr(text)
+        if self.type is bool:
+            if text.lower() not in BOOLEANS:
+                raise argparse.ArgumentTypeError(f"{source} is not one of {', '.join(BOOLEANS)}")
+            return BOOLEANS[text.lower()]
+        if self.choices and text not in self.choices:
+            raise argparse.ArgumentTypeError(f"{source} is not one of {', '.join(self.choices)}")
+        try:
+            return self.type(text)
+        except ValueError:
+            kind = KINDS.get(self.type, self.type.__name__)
+            raise argparse.ArgumentTypeError(f"{source} is not {kind} ({self.help})") from None
 
-def _opt(flag: str, default: object, help: str, type: type = str) -> Option:
+    def environment_default(self) -> object:
+        """The BBS_* variable as an unparsed default (argparse parses a string default only
+        when the option is not on the command line and only for the subcommand run, so a bad
+        variable never breaks `--help` or another role), else the default."""
+        raw = os.environ.get(self.env)
+        if raw is None:
+            return self.default
+        value = EnvValue(raw)
+        value.env = self.env
+        return value
+
+
+def _opt(
+    flag: str, default: object, help: str, type: type = str, choices: tuple[str, ...] = ()
+) -> Option:
     env = "BBS_" + flag.lstrip("-").replace("-", "_").upper()
-    return Option(flag, env, default, help, type)
+    return Option(flag, env, default, help, type, choices)
 
 
 BROKER = _opt("--broker", "tcp://broker:5555", "broker endpoint clients connect to")
@@ -75,8 +115,11 @@ PASSWORD_FILE = _opt(
 )
 KEYS_HOME = _opt("--keys-home", "", "client: folder of the account key pairs (~/.config/bbs)")
 LISTEN = _opt("--listen", "127.0.0.1:8080", "web: HOST:PORT the page and its WebSocket listen on")
-INTERVAL = _opt("--interval", 1.0, "bot: seconds between messages", float)
-LOG_FORMAT = _opt("--log-format", "json", "json or console")
+BOT_INTERVAL = _opt("--bot-interval", 5.0, "bot: seconds between messages", float)
+CHANNEL = _opt(
+    "--channel", "", "bot: post only in this channel (created if new); empty: any channel"
+)
+LOG_FORMAT = _opt("--log-format", "json", "log line format", choices=("json", "console"))
 LOG_FILE = _opt("--log-file", "", "also append JSON log lines to this file")
 LOG_MAX_MB = _opt(
     "--log-max-mb", 64.0, "rotate --log-file at this size, keeping 3 older files", float
@@ -100,33 +143,70 @@ ROLE_OPTIONS: dict[str, tuple[Option, ...]] = {
         KEYS,
     ),
     "client": (BROKER, PROXY_SUB, USER, PASSWORD_FILE, KEYS_HOME, SERVER_KEY, KEYS),
-    "bot": (BROKER, PROXY_SUB, USER, INTERVAL, SERVER_KEY, KEYS),
+    "bot": (BROKER, PROXY_SUB, USER, BOT_INTERVAL, CHANNEL, SERVER_KEY, KEYS),
     "web": (BROKER, PROXY_SUB, LISTEN, SERVER_KEY, KEYS),
 }
 
 
+def add_option(parser: argparse.ArgumentParser, opt: Option) -> None:
+    shown = f"one of {', '.join(opt.choices)}; " if opt.choices else ""
+    switch = {"nargs": "?", "const": True} if opt.type is bool else {}  # --secure alone: on
+    parser.add_argument(
+        opt.flag,
+        dest=opt.dest,
+        type=opt.parse,
+        default=opt.environment_default(),
+        metavar=opt.dest.upper(),
+        help=f"{opt.help} ({shown}env {opt.env}, default {opt.default!r})",
+        **switch,
+    )
+
+
 def add_options(parser: argparse.ArgumentParser, role: str) -> None:
     for opt in (*ROLE_OPTIONS[role], *COMMON):
-        raw = os.environ.get(opt.env)
-        try:
-            default = opt.type(raw) if raw is not None else opt.default
-        except ValueError:  # one clear line, not a traceback
-            parser.error(f"{opt.env}={raw!r} is not a {opt.type.__name__} ({opt.help})")
-        parser.add_argument(
-            opt.flag,
-            dest=opt.dest,
-            type=opt.type,
-            default=default,
-            help=f"{opt.help} (env {opt.env}, default {opt.default!r})",
-        )
+        add_option(parser, opt)
 
 
 def host_address() -> str:
-    """This host's address as peers see it (a container's IP in compose)."""
+    """This host's address as peers see it: its name's address (a container's IP in
+    compose); when the name maps to loopback (many /etc/hosts map it to 127.0.1.1), the
+    address of the interface that carries the default route, if there is one."""
     try:
-        return socket.gethostbyname(socket.gethostname())
+        named = socket.gethostbyname(socket.gethostname())
     except OSError:
-        return "127.0.0.1"
+        named = "127.0.0.1"
+    if not ipaddress.ip_address(named).is_loopback:
+        return named
+    return routed_address() or named
+
+
+def routed_address() -> str | None:
+    """The local address of the default route, or None (no route, or only loopback)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1; a UDP connect only picks the route
+            address = probe.getsockname()[0]
+        except OSError:
+            return None
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+def loopback_warning(settings: ServerSettings) -> str:
+    """A warning when the server would tell the reference a loopback peer address although
+    no one chose it (--advertise): servers on other machines could not reach it."""
+    host = settings.advertised.removeprefix("tcp://").rsplit(":", 1)[0].strip("[]")
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name given with --advertise: the operator's choice
+        return ""
+    if settings.advertise or not loopback:
+        return ""
+    port = port_of(settings.peer_bind)
+    return (
+        f"this host's name resolves to {host} and no other address was found, so servers on "
+        f"other machines cannot reach this one: give --advertise tcp://REACHABLE-ADDRESS:{port} "
+        f"(or BBS_ADVERTISE)"
+    )
 
 
 def default_peer_endpoint(name: str) -> str:

@@ -38,6 +38,8 @@ class Timing:
     refused_push_retry: float = 0.5  # a peer that could not store a push (disk full) rests
     catchup_batch: int = 5000
     startup_catchup_timeout: float = 3.0
+    # Presence: how often replicas exchange who they heard from (actors/presence.py).
+    presence_interval: float = 3.0
     # Deadline for a client request inside a server (a REQ client must always get a reply).
     request_deadline: float = 2.0
     # The socket pump: its longest wait between two rounds (how often deadlines are checked),

@@ -4,6 +4,8 @@ not alive; nothing waits longer than the timeout)."""
 
 from __future__ import annotations
 
+import re
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -38,6 +40,7 @@ class Snapshot:
     reference_up: bool
     servers: list[ServerState] = field(default_factory=list)
     taken_at: float = field(default_factory=time.time)
+    reference_error: str = ""  # why the reference did not answer, when it did not
 
     @property
     def coordinators(self) -> dict[str, list[str]]:
@@ -64,6 +67,7 @@ class Snapshot:
         return {
             "reference": self.reference,
             "reference_up": self.reference_up,
+            "reference_error": self.reference_error,
             "taken_at": self.taken_at,
             "coordinators": self.coordinators,
             "agreed_coordinator": self.agreed_coordinator,
@@ -121,4 +125,18 @@ def collect(
         for server, status in zip(servers, replies, strict=True):
             server.status = status
     servers.sort(key=lambda s: (s.rank is None, s.rank or 0, s.name))
-    return Snapshot(reference, reply is not None, servers)
+    error = "" if reply is not None else unreachable_because(reference, timeout)
+    return Snapshot(reference, reply is not None, servers, reference_error=error)
+
+
+def unreachable_because(endpoint: str, timeout: float) -> str:
+    """Why nothing answered at `endpoint`, as far as can be told from here."""
+    match = re.fullmatch(r"tcp://\[?([^\]]+?)\]?:(\d+)", endpoint)
+    if match is None:
+        return f"{endpoint!r} is not tcp://HOST:PORT"
+    host, port = match.groups()
+    try:
+        socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    except OSError:
+        return f"the host name {host!r} does not resolve here"
+    return f"no answer within {timeout:g} s (nothing listens there, or it is not a reference)"

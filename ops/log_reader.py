@@ -92,11 +92,46 @@ def _decode(text: str) -> dict[str, Any] | None:
     return None
 
 
+# Events a server logs once per batch, and the event each of their entries stands for.
+BATCHED = {"requests_handled": "request_handled", "writes_acknowledged": "write_acknowledged"}
+
+
+def unbatch(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """A batch line as the per-item lines it stands for; any other line as itself.
+
+    `requests_handled` {fields, replies: [[...], ...]} -> one `request_handled` per reply with
+    those fields; `writes_acknowledged` {ids, ...} -> one `write_acknowledged` per id."""
+    event = obj.get("event")
+    if event == "requests_handled":
+        names, rows = obj.get("fields"), obj.get("replies")
+        if isinstance(names, list) and isinstance(rows, list):
+            base = {k: v for k, v in obj.items() if k not in ("fields", "replies")}
+            item = BATCHED[event]
+            return [
+                {**base, "event": item, **dict(zip(names, r, strict=False))}
+                for r in rows
+                if isinstance(r, list)
+            ]
+    if event == "writes_acknowledged" and isinstance(obj.get("ids"), list):
+        base = {k: v for k, v in obj.items() if k != "ids"}
+        return [{**base, "event": BATCHED[event], "id": i} for i in obj["ids"]]
+    return [obj]
+
+
+def parse_lines(source: str, line_no: int, text: str) -> list[LogLine]:
+    """The LogLines one line of text stands for (see `unbatch`); none if it is no BBS log
+    object."""
+    obj = _decode(text.strip())
+    return [] if obj is None else [_log_line(source, line_no, o) for o in unbatch(obj)]
+
+
 def parse_line(source: str, line_no: int, text: str) -> LogLine | None:
     """The LogLine of one line of text, or None when it is not a BBS log object."""
     obj = _decode(text.strip())
-    if obj is None:
-        return None
+    return None if obj is None else _log_line(source, line_no, obj)
+
+
+def _log_line(source: str, line_no: int, obj: dict[str, Any]) -> LogLine:
     return LogLine(
         source=source,
         line_no=line_no,
@@ -135,11 +170,10 @@ def _read_stream(source: str, stream: IO[str], into: LogSet) -> None:
     for line_no, text in enumerate(stream, 1):
         if not text.strip():
             continue
-        line = parse_line(source, line_no, text)
-        if line is None:
+        lines = parse_lines(source, line_no, text)
+        if not lines:
             into.skipped[source] += 1
-        else:
-            into.lines.append(line)
+        into.lines.extend(lines)
 
 
 def read(sources: Iterable[str], stdin: IO[str] | None = None) -> LogSet:

@@ -100,7 +100,7 @@ def run(argv: list[str], stdin: IO[str] | None = None, out: IO[str] | None = Non
     texts = []
     status = 0
     if ns.summary:
-        document["summary"] = summaries.summarize(logs.lines)
+        document["summary"] = summaries.summarize(logs.lines, ns.restart_gap)
         texts.append(report_text.summary(document["summary"]))
     if ns.check:
         view = lifetimes.view(logs.lines, ns.restart_gap, ns.end_slack)

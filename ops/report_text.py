@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ops.invariants import DESCRIPTIONS, Report, Violation
+from ops.summaries import BURST_GAP
 from ops.table import table
 from ops.timeline import clock_time
 
@@ -15,27 +16,33 @@ def _stats(p: dict[str, Any]) -> list[Any]:
     return [p["count"], p["p50"], p["p99"], p["max"]]
 
 
+def _winner(e: dict[str, Any]) -> str:
+    if e["winner"]:
+        return e["winner"]
+    return "(none: the run ended)" if e["run_ended"] else "(none yet)"
+
+
 def _elections(data: dict[str, Any]) -> str:
     rows = [
         [
+            e["run"],
             clock_time(e["time"]),
             e["trigger"],
             e["lost"],
             ", ".join(e["started_by"]) or "-",
-            e["winner"] or "(none yet)",
+            _winner(e),
             e["no_coordinator_s"],
         ]
         for e in data["episodes"]
     ]
     wins = ", ".join(f"{clock_time(w['time'])} {w['winner']}" for w in data["wins"]) or "none"
-    out = [f"Elections: {len(rows)} without-coordinator episode(s); won by: {wins}"]
+    out = [
+        f"Elections: {len(rows)} without-coordinator episode(s) in {data['runs']} cluster "
+        f"run(s); won by: {wins}"
+    ]
     if rows:
-        out.append(
-            table(
-                ["started", "trigger", "lost", "election sent by", "winner", "no coordinator s"],
-                rows,
-            )
-        )
+        headers = ["run", "started", "trigger", "lost", "election sent by", "winner"]
+        out.append(table([*headers, "no coordinator s"], rows))
     return "\n".join(out)
 
 
@@ -75,11 +82,21 @@ def _replication(data: dict[str, Any]) -> str:
             [clock_time(c["time"]), c["node"], c["events"], c["seconds"]] for c in data["catchups"]
         ]
         out.append(table(["time", "node", "events", "seconds"], rows, indent="    "))
-    rows = [["all", *_stats(data["lag_ms"])]]
-    rows += [[node, *_stats(p)] for node, p in data["lag_ms_per_replica"].items()]
     out.append("  lag from durable on the origin to events_applied (on each replica), ms:")
-    out.append(table(["replica", "events", "p50", "p99", "max"], rows, indent="    "))
+    out.append(_per_replica(data["lag_ms"], data["lag_ms_per_replica"]))
+    if data["caught_up_ms"]["count"]:
+        out.append(
+            "  caught up instead (by sync, or made durable before the replica served), "
+            "from durable on the origin, ms:"
+        )
+        out.append(_per_replica(data["caught_up_ms"], data["caught_up_ms_per_replica"]))
     return "\n".join(out)
+
+
+def _per_replica(total: dict[str, Any], per_replica: dict[str, dict[str, Any]]) -> str:
+    rows = [["all", *_stats(total)]]
+    rows += [[node, *_stats(p)] for node, p in per_replica.items()]
+    return table(["replica", "events", "p50", "p99", "max"], rows, indent="    ")
 
 
 def _errors(data: dict[str, Any]) -> str:
@@ -90,6 +107,32 @@ def _errors(data: dict[str, Any]) -> str:
         for node, v in data.items()
     ]
     return "Errors and warnings per node:\n" + table(["node", "errors", "warnings", "events"], rows)
+
+
+def _bursts(data: list[dict[str, Any]]) -> str:
+    if not data:
+        return "Warnings and errors over time: none"
+    largest = sorted(data, key=lambda b: -b["count"])[:MAX_SHOWN]
+    shown = sorted(largest, key=lambda b: b["first"])
+    rows = [
+        [
+            clock_time(b["first"]),
+            round(b["last"] - b["first"], 3),
+            b["node"],
+            b["level"],
+            b["event"],
+            b["count"],
+        ]
+        for b in shown
+    ]
+    out = [
+        f"Warnings and errors over time (one line per node and event, repeats within "
+        f"{BURST_GAP:g} s counted):",
+        table(["first", "seconds", "node", "level", "event", "count"], rows),
+    ]
+    if len(data) > MAX_SHOWN:
+        out.append(f"  ... and {len(data) - MAX_SHOWN} smaller ones (see --json)")
+    return "\n".join(out)
 
 
 def _requests(data: dict[str, Any]) -> str:
@@ -112,6 +155,7 @@ def summary(data: dict[str, Any]) -> str:
             _clock(data["clock"]),
             _replication(data["replication"]),
             _errors(data["errors"]),
+            _bursts(data["bursts"]),
             _requests(data["requests"]),
         ]
     )

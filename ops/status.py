@@ -23,6 +23,7 @@ from ops.table import table
 from transport.keys import ClusterKeys
 
 CLEAR = "\x1b[H\x1b[2J"
+LOCAL_REFERENCE_PORT = 5559
 
 
 def _alive(server: ServerState) -> str:
@@ -50,8 +51,22 @@ def _offset(offset: Any) -> str:
     return f"{offset * 1000:+.3f}" if isinstance(offset, (int, float)) else "-"
 
 
-def render(snapshot: Snapshot) -> str:
-    state = "up" if snapshot.reference_up else "UNREACHABLE"
+def _unreachable(snapshot: Snapshot, origin: str) -> list[str]:
+    """What was tried, why it failed, and how to point `bbs status` elsewhere."""
+    tried = f" ({origin})" if origin else ""
+    return [
+        f"reference {snapshot.reference}{tried}: UNREACHABLE: {snapshot.reference_error}",
+        f"  ask another: bbs status --reference tcp://HOST:PORT (or {REFERENCE.env})",
+        f"  a local `bbs up` has it at tcp://127.0.0.1:{LOCAL_REFERENCE_PORT} (--base-port + 4);"
+        " compose: docker run --rm --network bbs_bbs bbs:latest status",
+    ]
+
+
+def render(snapshot: Snapshot, origin: str = "") -> str:
+    """The table; `origin` says where the reference endpoint came from."""
+    if not snapshot.reference_up and not snapshot.servers:
+        return "\n".join(_unreachable(snapshot, origin))
+    state = "up" if snapshot.reference_up else f"UNREACHABLE ({snapshot.reference_error})"
     listed = sum(s.listed for s in snapshot.servers)
     out = [f"reference {snapshot.reference}: {state}, {listed} server(s) listed"]
     named = snapshot.coordinators
@@ -113,13 +128,21 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _show(snapshot: Snapshot, as_json: bool, out: IO[str], clear: bool) -> None:
+def _origin(argv: list[str]) -> str:
+    if any(a == "--reference" or a.startswith("--reference=") for a in argv):
+        return "from --reference"
+    if REFERENCE.env in os.environ:
+        return f"from {REFERENCE.env}"
+    return "the default: the compose host name"
+
+
+def _show(snapshot: Snapshot, as_json: bool, out: IO[str], clear: bool, origin: str) -> None:
     if as_json:
         print(json.dumps(snapshot.as_dict(), ensure_ascii=False), file=out, flush=True)
         return
     prefix = CLEAR if clear else ""
     stamp = time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at))
-    print(f"{prefix}{render(snapshot)}\n({stamp})", file=out, flush=True)
+    print(f"{prefix}{render(snapshot, origin)}\n({stamp})", file=out, flush=True)
 
 
 def run(argv: list[str], out: IO[str] | None = None, stop: threading.Event | None = None) -> int:
@@ -128,13 +151,14 @@ def run(argv: list[str], out: IO[str] | None = None, stop: threading.Event | Non
     ns = parser().parse_args(argv)
     keys = ClusterKeys(Path(ns.keys)) if ns.keys else None
     snapshot = collect(ns.reference, ns.timeout, keys=keys)
+    origin = _origin(argv)
     if ns.watch is None:
-        _show(snapshot, ns.json, out, clear=False)
+        _show(snapshot, ns.json, out, clear=False, origin=origin)
         return 0 if snapshot.reference_up else 1
     stop = stop or threading.Event()
     clear = out.isatty() and not ns.json
     while True:
-        _show(snapshot, ns.json, out, clear)
+        _show(snapshot, ns.json, out, clear, origin)
         if stop.wait(ns.watch):
             return 0
         snapshot = collect(ns.reference, ns.timeout, previous=snapshot, keys=keys)

@@ -1,4 +1,5 @@
-"""The bot: a random user that keeps posting 10 messages at a time to a random channel."""
+"""The bot: a user that keeps posting 10 messages at a time, to its own channel if it was
+given one (`bbs up` gives each bot its own), else to a random channel."""
 
 from __future__ import annotations
 
@@ -34,11 +35,13 @@ class Bot:
         interval: float,
         stop: threading.Event,
         chosen: bool = False,
+        channel: str = "",
     ) -> None:
         """`chosen`: the name was given (--user): if the cluster refuses it, the bot stops
-        rather than post as a name it does not hold; a random name is replaced instead."""
+        rather than post as a name it does not hold; a random name is replaced instead.
+        `channel`: the one channel it posts in (created if new); empty: any channel."""
         self.client, self.user, self.interval, self.stop = client, user, interval, stop
-        self.chosen = chosen
+        self.chosen, self.channel = chosen, channel
         self.sent = 0
 
     def run(self) -> None:
@@ -72,10 +75,14 @@ class Bot:
         # `users` too: the assignment names that key, and some servers answer only under it
         listed = self.client.call("channels")
         channels = listed.get("channels") or listed.get("users") or []
-        if channels:
+        if self.channel:
+            name = self.channel
+        elif channels:
             return random.choice(channels)
-        name = random_name("sala")
-        self.client.call("channel", channel=name, user=self.user)
+        else:
+            name = random_name("sala")
+        if name not in channels:
+            self.client.call("channel", channel=name, user=self.user)
         return name
 
     def _burst(self) -> None:

@@ -88,13 +88,18 @@ class ChatClient:
         public_key = sealing.public_key_of(key) if key else ""
         request = protocol.login_request(user, password, public_key, new_password)
         reply = self.call("login", **request)
-        if reply.get("status") == "sucesso":
+        if protocol.login_accepted(reply):
             self.user = user
             self.token = protocol.parse_login_token(reply)
             if key:
                 self._tell(UseKey(key))
             self.subscribe(user)
+            self.subscribe(f"user:{user}")  # where one team's servers publish them
         return reply
+
+    def who(self) -> dict[str, Any]:
+        """Who is online now (`online`: sorted names); also this session's keep-alive."""
+        return self.call("who", **({"user": self.user} if self.user else {}))
 
     def close(self) -> None:
         for ref in reversed(self._actors):

@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -62,6 +63,7 @@ def run_server(ns: argparse.Namespace) -> None:
 
     node = _node("server", ns)
     node.clock.skew = ns.clock_skew
+    sys.setswitchinterval(server.GIL_SWITCH_INTERVAL)
     run_until_signal(server.build(server_settings(ns), node))
 
 
@@ -77,7 +79,9 @@ def run_bot(ns: argparse.Namespace) -> None:
     stop = threading.Event()
     assembly = Assembly()
     worker = threading.Thread(
-        target=Bot(client, user, ns.interval, stop, chosen=bool(ns.user)).run,
+        target=Bot(
+            client, user, ns.bot_interval, stop, chosen=bool(ns.user), channel=ns.channel
+        ).run,
         name="bot",
         daemon=True,
     )
@@ -131,11 +135,23 @@ TOOLS = {
 }
 
 
+def role_parser(role: str, sub: Any = None) -> argparse.ArgumentParser:
+    """The role's parser: standalone (prog `bbs ROLE`, so a bad flag shows the role's usage),
+    or added to `sub`, the top parser's subcommands (for `bbs --help`)."""
+    what = f"run the {role}"
+    if sub is None:
+        parser = argparse.ArgumentParser(f"bbs {role}", description=what)
+    else:
+        parser = sub.add_parser(role, help=what)
+    add_options(parser, role)
+    return parser
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="bbs", description="Replicated bulletin-board messaging")
     sub = top.add_subparsers(dest="command", required=True)
     for role in ROLE_OPTIONS:
-        add_options(sub.add_parser(role, help=f"run the {role}"), role)
+        role_parser(role, sub)
     for tool, (_, what) in TOOLS.items():
         sub.add_parser(tool, help=f"{what} (see bbs {tool} --help)", add_help=False)
     return top
@@ -152,7 +168,11 @@ def main(argv: list[str] | None = None) -> None:
     if argv and argv[0] in TOOLS:
         run_tool(argv[0], argv[1:])
         return
-    ns = parser().parse_args(argv)
+    if argv and argv[0] in ROLE_OPTIONS:  # its own parser: a bad flag shows the role's usage
+        ns = role_parser(argv[0]).parse_args(argv[1:])
+        ns.command = argv[0]
+    else:
+        ns = parser().parse_args(argv)
     try:
         RUNNERS[ns.command](ns)
     except Exception as exc:

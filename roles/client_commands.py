@@ -3,12 +3,14 @@ a typed line becomes a Command; replies, deliveries and history entries become t
 
 from __future__ import annotations
 
+import re
 import time
 import unicodedata
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from transport.fields import MAX_MESSAGE_CHARS
 from transport.numbers import wire_timestamp
 from transport.protocol import Delivery
 
@@ -17,18 +19,23 @@ HISTORY_LIMIT = 20
 HELP = """\
 commands:
   /join CHANNEL            join a channel (created if new), make it current, show its last posts
-  /leave [CHANNEL]         leave the current channel (or CHANNEL)
+  /leave [CHANNEL]         leave the current channel (or CHANNEL); in a conversation's
+                           window, close it
   /channels                list the channels
-  /users                   list the users
+  /users                   list the users (* online)
+  /who                     who is online now (a request in the last 30 s)
   /msg USER TEXT           send a private message to USER
-  /history [CHANNEL|USER]  recent posts of a channel (default: the current one),
+  /history [CHANNEL|USER]  recent posts of a channel (default: the current window),
                            or your private conversation with USER (#name forces a channel)
+  /history more            the page before the last one shown (also PageUp)
+  /window N                switch to window N (also Alt-N; the bar below lists them)
   /register                claim your name with a password (then only you can use it,
                            and your private messages travel sealed to your key)
   /password                change the password of your claimed name
   /help                    this help
-  /quit                    leave the chat (also Ctrl-D or Ctrl-C)
-  TEXT                     post TEXT to the current channel (//TEXT posts a line starting with /)"""
+  /quit                    leave the chat (also Ctrl-D, or Ctrl-C on an empty line)
+  TEXT                     post TEXT to the current window's channel or person
+                           (//TEXT sends a line starting with /); Tab completes"""
 
 
 # ---- commands -----------------------------------------------------------------------------
@@ -63,6 +70,17 @@ class Msg:
 @dataclass(frozen=True)
 class History:
     target: str | None = None
+    more: bool = False  # the page before the last one shown
+
+
+@dataclass(frozen=True)
+class Who:
+    pass
+
+
+@dataclass(frozen=True)
+class SwitchWindow:
+    number: int
 
 
 @dataclass(frozen=True)
@@ -102,6 +120,8 @@ Command = (
     | ListUsers
     | Msg
     | History
+    | Who
+    | SwitchWindow
     | Help
     | Quit
     | Post
@@ -117,6 +137,8 @@ USAGE = {
     "users": "/users",
     "msg": "/msg USER TEXT",
     "history": "/history [CHANNEL|USER]",
+    "who": "/who",
+    "window": "/window N",
     "register": "/register",
     "password": "/password",
     "help": "/help",
@@ -126,8 +148,9 @@ ALIASES = {
     "j": "join",
     "part": "leave",
     "list": "channels",
-    "who": "users",
     "names": "users",
+    "w": "window",
+    "win": "window",
     "m": "msg",
     "query": "msg",
     "h": "help",
@@ -161,7 +184,7 @@ def parse(line: str) -> Command | None:
         if not user or not message.strip():
             return Invalid(f"usage: {USAGE[name]}")
         return Msg(user, message.strip())
-    arity = {"join": (1, 1), "leave": (0, 1), "history": (0, 1)}.get(name, (0, 0))
+    arity = {"join": (1, 1), "leave": (0, 1), "history": (0, 1), "window": (1, 1)}.get(name, (0, 0))
     if not arity[0] <= len(args) <= arity[1]:
         return Invalid(f"usage: {USAGE[name]}")
     if name == "join":
@@ -169,10 +192,17 @@ def parse(line: str) -> Command | None:
     if name == "leave":
         return Leave(_channel(args[0]) if args else None)
     if name == "history":
+        if args == ["more"]:
+            return History(more=True)
         return History(args[0] if args else None)
+    if name == "window":
+        if not args[0].isdigit():
+            return Invalid(f"usage: {USAGE[name]}")
+        return SwitchWindow(int(args[0]))
     simple: dict[str, type[Command]] = {
         "channels": ListChannels,
         "users": ListUsers,
+        "who": Who,
         "help": Help,
         "quit": Quit,
         "register": Register,
@@ -185,6 +215,8 @@ def name_problem(name: str) -> str | None:
     """Why a user name typed at the prompt cannot be used (the server checks again)."""
     if not name:
         return "the name cannot be empty"
+    if name.startswith("/"):
+        return "a name cannot start with / (that is how commands start)"
     if any(unicodedata.category(ch)[0] in "CZ" for ch in name):
         return "the name cannot contain spaces or control characters"
     return None
@@ -211,8 +243,29 @@ def history_query(
 # ---- replies ------------------------------------------------------------------------------
 
 
+ERROR_STATUSES = frozenset({"erro", "error", "fail", "failed", "failure"})
+SUCCESS_STATUSES = frozenset({"ok", "sucesso", "success"})
+# The key a successful reply of each listing service carries (servers that omit `status`).
+PAYLOADS = {"users": ("users",), "channels": ("channels", "users"), "history": ("messages",)}
+
+
 def is_error(reply: Mapping[str, Any]) -> bool:
-    return str(reply.get("status", "")).lower() in ("erro", "error")
+    return str(reply.get("status", "")).lower() in ERROR_STATUSES
+
+
+def failure(reply: Mapping[str, Any], service: str) -> str | None:
+    """Why a reply to `service` is not a success, or None when it is. A reply without a
+    status succeeds only where it carries what the service returns (a `users` list, ...):
+    an empty map from a server that answered in some other shape is not "no messages"."""
+    status = str(reply.get("status", "")).lower()
+    if status in ERROR_STATUSES:
+        return error_text(reply)
+    wanted = PAYLOADS.get(service, ())
+    if wanted and not any(isinstance(reply.get(k), list) for k in wanted):
+        return f"the server's reply has no {'/'.join(wanted)} list"
+    if status in SUCCESS_STATUSES or wanted:
+        return None
+    return "the server's reply has no status" if not status else f"unexpected status '{status}'"
 
 
 def error_text(reply: Mapping[str, Any]) -> str:
@@ -229,10 +282,42 @@ def names_of(reply: Mapping[str, Any], key: str) -> list[str]:
     return []
 
 
-def format_names(kind: str, names: list[str]) -> str:
+def format_names(kind: str, names: list[str], online: Collection[str] = ()) -> str:
+    """`online`: names to mark with `*` (and a note saying what the mark means)."""
     if not names:
         return f"no {kind} yet"
-    return f"{kind} ({len(names)}): " + ", ".join(names)
+    shown = ", ".join(f"{n}*" if n in online else n for n in names)
+    note = "  (* online)" if any(n in online for n in names) else ""
+    return f"{kind} ({len(names)}): {shown}{note}"
+
+
+def online_of(reply: Mapping[str, Any]) -> list[str]:
+    """The `online` list of a `who` or `users` reply (ours; other servers have none)."""
+    value = reply.get("online")
+    return sorted(clean(str(v)) for v in value) if isinstance(value, list) else []
+
+
+def too_long(text: str) -> str | None:
+    """Why `text` cannot be sent (a paste over the protocol's message limit)."""
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return None
+    return f"not sent: {len(text)} characters, the limit is {MAX_MESSAGE_CHARS}"
+
+
+def mentions(text: str, me: str) -> bool:
+    """Whether `text` names `me` as a word (irssi's highlight)."""
+    return bool(me) and re.search(rf"(?<![\w-]){re.escape(me)}(?![\w-])", text) is not None
+
+
+def completions(before: str, commands: Iterable[str], names: Iterable[str]) -> list[str]:
+    """What Tab may put in place of the word before the cursor: a command name at the start
+    of a `/` line, else a channel (`#` prefix) or user name (`names`)."""
+    word = before.split(" ")[-1]
+    if before.startswith("/") and " " not in before:
+        return sorted(f"/{c}" for c in commands if f"/{c}".startswith(word))
+    if not word:
+        return []
+    return sorted({n for n in names if n.startswith(word) and n != word})
 
 
 # ---- what arrives -------------------------------------------------------------------------
@@ -257,11 +342,12 @@ def audience(delivery: Delivery, me: str, joined: Collection[str]) -> str | None
     like a joined channel is not ours; a peer's payload without `type` or `service` that
     came on our own topic is a private message.
     """
+    mine = delivery.topic in (me, f"user:{me}")  # one team publishes them on `user:NAME`
     if delivery.kind == "private" or (delivery.dst and not delivery.channel):
-        return "private" if (delivery.dst or delivery.topic) == me else None
+        return "private" if delivery.dst == me or (not delivery.dst and mine) else None
     if (delivery.channel or delivery.topic) in joined:
         return "channel"
-    if delivery.topic == me and not delivery.channel:
+    if mine and not delivery.channel:
         return "private"
     return None
 
@@ -300,14 +386,18 @@ def entries_of(reply: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [m for m in messages if isinstance(m, Mapping)]
 
 
-def history_title(query: Mapping[str, Any], count: int) -> str:
+def history_title(query: Mapping[str, Any], count: int, older: bool = False) -> str:
+    """`older`: a page before one already shown (/history more)."""
     if "channel" in query:
         where = f"#{clean(str(query['channel']))}"
     else:
         where = f"your conversation with {clean(str(query.get('peer')))}"
     if not count:
-        return f"-- no messages yet in {where}"
-    return f"-- last {count} message{'s' if count != 1 else ''} of {where}"
+        return f"-- no older messages in {where}" if older else f"-- no messages yet in {where}"
+    plural = "s" if count != 1 else ""
+    if older:
+        return f"-- {count} older message{plural} of {where} (/history more: before these)"
+    return f"-- last {count} message{plural} of {where}"
 
 
 def entry_key(channel: str, user: str, message: str, clock: int) -> tuple[str, str, str, int]:

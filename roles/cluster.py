@@ -1,14 +1,19 @@
 """`bbs up`: the whole topology as local processes (broker, proxy, reference, servers, bots).
 
 Ports from --base-port N: broker N (clients) and N+1 (servers), proxy N+2 (XSUB) and N+3
-(XPUB), reference N+4, server i's server-to-server port N+5+i. Each process logs JSON lines
-to <data-dir>/logs/<name>.jsonl (rotated: --log-max-mb), and whatever it writes to stderr
-before its logging starts (a crash at start-up) to <name>.stderr.
+(XPUB), reference N+4, server i's server-to-server port N+5+i; the page for browsers (bbs web)
+on --web-port. Every port is checked before anything starts; the broker, proxy and reference
+must be up before a server or bot starts, so a cluster that cannot start whole never joins
+another one on this machine. Each process logs JSON lines to <data-dir>/logs/<name>.jsonl,
+and whatever it writes to stderr before its logging starts (a crash at start-up) to
+<name>.stderr. Bot i logs in as bot-i and posts only in its own channel bots-i.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import random
 import signal
@@ -16,14 +21,39 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from config.settings import BOT_INTERVAL, DATA_DIR, Option, add_option
 from transport import keys
+
+AUTO = "auto"
+BASE_PORT = Option(
+    "--base-port",
+    "BBS_BASE_PORT",
+    "5555",
+    f"first port of the cluster (the protocol's 5555), or {AUTO}: a free block, printed",
+)
+SERVERS = Option("--servers", "BBS_SERVERS", 3, "how many server replicas", int)
+BOTS = Option("--bots", "BBS_BOTS", 2, "how many bots (bot-0, bot-1, ...)", int)
+SECURE = Option(
+    "--secure",
+    "BBS_SECURE",
+    False,
+    "secure mode: keys under DATA_DIR/keys (made if missing); clients stay plain",
+    bool,
+)
+WEB_PORT = Option(
+    "--web-port", "BBS_WEB_PORT", 8080, "the page for browsers (bbs web); 0: none", int
+)
+UP_OPTIONS = (BASE_PORT, DATA_DIR, SERVERS, BOTS, BOT_INTERVAL, SECURE, WEB_PORT)
 
 
 def _bindable(port: int) -> bool:
     with socket.socket() as sock:
+        # as ZeroMQ binds: a port held only by closing connections (TIME_WAIT) is free
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("0.0.0.0", port))  # servers bind tcp://*:port
         except OSError:
@@ -53,6 +83,28 @@ def free_base_port(span: int = 8) -> int:
     raise RuntimeError(f"no run of {span} free ports outside the ephemeral range")
 
 
+class PortsBusy(RuntimeError):
+    """Ports of the topology that something else holds; nothing was started."""
+
+    def __init__(self, busy: list[tuple[int, str]]) -> None:
+        self.busy = busy
+        held = ", ".join(f"{port} ({what})" for port, what in busy)
+        super().__init__(f"port(s) already in use: {held}")
+
+
+class StartFailed(RuntimeError):
+    """A process of the topology exited before it was up; everything started was stopped."""
+
+
+# The line each infrastructure process logs once its sockets are bound.
+READY_EVENTS = {
+    "broker": "device_started",
+    "proxy": "device_started",
+    "reference": "reference_serving",
+}
+INFRASTRUCTURE = tuple(READY_EVENTS)
+
+
 @dataclass
 class Topology:
     base_port: int = 5555
@@ -60,7 +112,7 @@ class Topology:
     bots: int = 2
     host: str = "127.0.0.1"
     data_dir: Path = Path("data")
-    bot_interval: float = 1.0
+    bot_interval: float = 5.0
     extra_env: dict[str, str] = field(default_factory=dict)
     clock_skews: tuple[float, ...] = ()
     keys: Path | None = None  # secure mode: every infrastructure role gets --keys
@@ -83,6 +135,20 @@ class Topology:
 
     def server_name(self, i: int) -> str:
         return f"server-{i}"
+
+    def ports(self) -> list[tuple[int, str]]:
+        """(port, what binds it) for every port the topology binds."""
+        named = ["broker (clients)", "broker (servers)", "proxy (XSUB)", "proxy (XPUB)"]
+        named += ["reference", *(f"{self.server_name(i)} (peers)" for i in range(self.servers))]
+        return [(self.base_port + offset, what) for offset, what in enumerate(named)]
+
+    def busy_ports(self) -> list[tuple[int, str]]:
+        web = [(self.web_port, "web (browsers)")] if self.web_port else []
+        return [(port, what) for port, what in [*self.ports(), *web] if not _bindable(port)]
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.host}:{self.web_port}/"
 
     def commands(self) -> list[tuple[str, list[str]]]:
         """(process name, bbs arguments) in start order."""
@@ -126,27 +192,16 @@ class Topology:
                         "bot",
                         f"--broker={self.broker}",
                         f"--proxy-sub={self.proxy_sub}",
-                        f"--interval={self.bot_interval}",
+                        f"--bot-interval={self.bot_interval}",
+                        f"--user=bot-{i}",  # the same names after a restart
+                        f"--channel=bots-{i}",  # never drowns a person's channel
                     ],
                 )
             )
         if self.web_port:
-            out.append(
-                (
-                    "web",
-                    [
-                        "web",
-                        f"--broker={self.broker}",
-                        f"--proxy-sub={self.proxy_sub}",
-                        f"--listen={self.host}:{self.web_port}",
-                    ],
-                )
-            )
+            web = ["web", f"--broker={self.broker}", f"--proxy-sub={self.proxy_sub}"]
+            out.append(("web", [*web, f"--listen={self.host}:{self.web_port}"]))
         return out
-
-    @property
-    def web_url(self) -> str:
-        return f"http://{self.host}:{self.web_port}/"
 
     def server_args(self, i: int) -> list[str]:
         port = self.base_port + 5 + i
@@ -172,11 +227,81 @@ class Cluster:
         self.procs: dict[str, subprocess.Popen] = {}
         self.log_dir = topology.data_dir / "logs"
 
-    def start(self) -> Cluster:
+    def start(self, ready_timeout: float | None = None) -> Cluster:
+        """Start every process; raises PortsBusy, before starting any, when a port is taken.
+        With `ready_timeout`, the broker, proxy and reference must be up (their sockets
+        bound) within it before anything else starts, else everything is stopped and
+        StartFailed raised: servers and bots never reach another cluster's broker."""
+        busy = self.topology.busy_ports()
+        if busy:
+            raise PortsBusy(busy)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for name, args in self.topology.commands():
+        commands = self.topology.commands()
+        if ready_timeout is not None:
+            marks = {name: self._log_size(name) for name in INFRASTRUCTURE}
+            for name, args in commands[: len(INFRASTRUCTURE)]:
+                self.start_one(name, args)
+            try:
+                self._await_infrastructure(marks, ready_timeout)
+            except BaseException:  # StartFailed, or Ctrl-C meanwhile: leave no orphan
+                self.stop()
+                raise
+            commands = commands[len(INFRASTRUCTURE) :]
+        for name, args in commands:
             self.start_one(name, args)
         return self
+
+    def _log(self, name: str) -> Path:
+        return self.log_dir / f"{name}.jsonl"
+
+    def _log_size(self, name: str) -> int:
+        try:
+            return self._log(name).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _logged_since(self, name: str, offset: int) -> list[dict]:
+        """The JSON lines `name` appended to its log after `offset` bytes."""
+        try:
+            with self._log(name).open("rb") as stream:
+                stream.seek(offset)
+                text = stream.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return []
+        out = []
+        for raw in text.splitlines():
+            with contextlib.suppress(ValueError):
+                line = json.loads(raw)
+                if isinstance(line, dict):
+                    out.append(line)
+        return out
+
+    def _why(self, name: str, lines: list[dict]) -> str:
+        """The error a process that exited at start-up left: in its log, else the last line
+        of its stderr (a settings error comes before logging starts)."""
+        errors = [str(line["error"]) for line in lines if line.get("error")]
+        if errors:
+            return f"{errors[-1]} (see {self._log(name)})"
+        stderr = self.log_dir / f"{name}.stderr"
+        with contextlib.suppress(OSError):
+            last = stderr.read_text(errors="replace").strip().splitlines()[-1:]
+            if last:
+                return f"{last[0]} (see {stderr})"
+        return f"exit status {self.procs[name].returncode}"
+
+    def _await_infrastructure(self, marks: dict[str, int], timeout: float) -> None:
+        waiting = set(marks)
+        deadline = time.monotonic() + timeout
+        while waiting:
+            for name in sorted(waiting):
+                lines = self._logged_since(name, marks[name])
+                if any(line.get("event") == READY_EVENTS[name] for line in lines):
+                    waiting.discard(name)
+                elif self.procs[name].poll() is not None:
+                    raise StartFailed(f"{name} did not start: {self._why(name, lines)}")
+            if waiting and time.monotonic() > deadline:
+                raise StartFailed(f"not up within {timeout:.0f} s: {', '.join(sorted(waiting))}")
+            time.sleep(0.1)  # polling a file another process writes
 
     def start_one(self, name: str, args: list[str] | None = None) -> subprocess.Popen:
         args = args or dict(self.topology.commands())[name]
@@ -216,57 +341,82 @@ class Cluster:
         return [n for n, p in self.procs.items() if p.poll() is not None]
 
 
-def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
         prog="bbs up", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--base-port", type=int, default=int(os.environ.get("BBS_BASE_PORT", 5555)))
-    parser.add_argument("--data-dir", default=os.environ.get("BBS_DATA_DIR", "data"))
-    parser.add_argument("--servers", type=int, default=3)
-    parser.add_argument("--bots", type=int, default=2)
-    parser.add_argument("--bot-interval", type=float, default=1.0)
-    parser.add_argument(
-        "--secure",
-        action="store_true",
-        help="secure mode: keys under DATA_DIR/keys (made if missing); clients stay plain",
+    for opt in UP_OPTIONS:
+        add_option(p, opt)
+    return p
+
+
+def _base_port(p: argparse.ArgumentParser, value: str, servers: int) -> int:
+    if value == AUTO:
+        return free_base_port(5 + servers)
+    try:
+        port = int(value)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535 - 4 - servers:  # the last server's port is base + 4 + servers
+        p.error(f"--base-port {value!r} is neither a port for the whole block nor {AUTO}")
+    return port
+
+
+def _banner(cluster: Cluster) -> None:
+    topology = cluster.topology
+    print(f"BBS cluster up: {topology.servers} servers, {topology.bots} bots")
+    for port, what in topology.ports():
+        print(f"  {what:18} tcp://{topology.host}:{port}")
+    if topology.web_port:
+        print(f"  web (browsers)     {topology.web_url}")
+    print(f"  logs               {cluster.log_dir}/")
+    if topology.keys is not None:
+        print(f"  keys (secure mode) {topology.keys}/")
+    if topology.bots:
+        print(
+            f"  bots               bot-0.. post every {topology.bot_interval:g} s "
+            f"in their own channels bots-0.."
+        )
+    print(
+        f"Attach a client:  bbs client --broker={topology.broker} --proxy-sub={topology.proxy_sub}"
     )
-    parser.add_argument(
-        "--web-port",
-        type=int,
-        default=int(os.environ.get("BBS_WEB_PORT", 8080)),
-        help="the page for browsers (bbs web) on this port; 0: none",
-    )
-    ns = parser.parse_args(argv)
+    print("Ctrl-C stops the cluster.", flush=True)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str]) -> None:
+    p = parser()
+    ns = p.parse_args(argv)
+    base_port = _base_port(p, ns.base_port, ns.servers)
+    if ns.base_port == AUTO:
+        print(f"--base-port auto: {base_port}")
+    if not 0 <= ns.web_port <= 65535:
+        p.error(f"--web-port {ns.web_port} is not a port (0: no web gateway)")
     topology = Topology(
         web_port=ns.web_port,
-        base_port=ns.base_port,
+        base_port=base_port,
         servers=ns.servers,
         bots=ns.bots,
         data_dir=Path(ns.data_dir),
         bot_interval=ns.bot_interval,
         keys=keys.ensure(Path(ns.data_dir) / "keys") if ns.secure else None,
     )
-    cluster = Cluster(topology).start()
-    print(f"BBS cluster up: {ns.servers} servers, {ns.bots} bots")
-    for offset, what in (
-        (0, "broker (clients)"),
-        (1, "broker (servers)"),
-        (2, "proxy (XSUB)"),
-        (3, "proxy (XPUB)"),
-        (4, "reference"),
-    ):
-        print(f"  {what:18} {topology.endpoint(offset)}")
-    for i in range(ns.servers):
-        print(f"  {topology.server_name(i):18} {topology.endpoint(5 + i)}")
-    if topology.web_port:
-        print(f"  web (browsers)     {topology.web_url}")
-    print(f"  logs               {cluster.log_dir}/")
-    if topology.keys is not None:
-        print(f"  keys (secure mode) {topology.keys}/")
-    print(
-        f"Attach a client:  bbs client --broker={topology.broker} --proxy-sub={topology.proxy_sub}"
-    )
-    print("Ctrl-C stops the cluster.", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # while starting: unwind, leave no orphan
+    try:
+        cluster = Cluster(topology).start(ready_timeout=30.0)
+    except KeyboardInterrupt:
+        sys.exit("bbs up: interrupted while starting; every process it had started was stopped")
+    except PortsBusy as exc:
+        sys.exit(
+            f"bbs up: {exc}; nothing was started. Stop what holds it, or choose other "
+            f"ports: --base-port N or --base-port {AUTO} (the page: --web-port N, or 0)"
+        )
+    except StartFailed as exc:
+        sys.exit(f"bbs up: {exc}; every process it had started was stopped")
+    _banner(cluster)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

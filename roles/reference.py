@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import structlog
+
 from actors.base import Node
 from actors.messages import ClientRequest, ExpiryDue
 from actors.registry import RegistryActor
@@ -37,6 +39,7 @@ def _assemble(
         on_request=lambda inbound: registry.tell(ClientRequest(inbound)),
     )
     pump.ready()
+    structlog.get_logger().info("reference_serving", bind=bind)  # `bbs up` waits for it
     scheduler = Scheduler()
     assembly.add("scheduler", scheduler.stop)
     scheduler.every(node.timing.heartbeat_interval, lambda: registry.tell(ExpiryDue()))

@@ -25,14 +25,17 @@ from actors.membership import MembershipActor
 from actors.messages import (
     AcksDue,
     AntiEntropyDue,
-    ClientRequest,
+    ClientRequests,
     ClockRoundDue,
     CoordinatorCheckDue,
     ElectionTick,
     HeartbeatDue,
+    Membership,
+    PublishedEvents,
 )
 from actors.passwords import PasswordActor
 from actors.persistence import PersistenceActor
+from actors.presence import PresenceActor, PresenceDue
 from actors.replication import ReplicationActor
 from actors.routes import Routes
 from transport import protocol
@@ -42,6 +45,7 @@ from transport.protocol import (
     ClockRequest,
     CoordinatorAnnounced,
     ElectionRequest,
+    PresenceRequest,
     PushRequest,
     Refusal,
     Replicated,
@@ -58,8 +62,8 @@ OWNERS: dict[type, str] = {
     AdjustRequest: "clock",
     PushRequest: "replication",
     SyncRequest: "replication",
-    Replicated: "replication",
     StoreLimitRequest: "persistence",
+    PresenceRequest: "presence",
 }
 SUBSCRIBED_TOPICS = (protocol.SERVERS, protocol.REPLICATION)
 # Timers that run once the server serves: (Timing field, actor, message).
@@ -69,7 +73,21 @@ TIMERS = (
     ("election_tick_interval", "election", ElectionTick()),
     ("coordinator_check_interval", "election", CoordinatorCheckDue()),
     ("clock_sync_interval", "clock", ClockRoundDue()),
+    ("presence_interval", "presence", PresenceDue()),
 )
+
+
+class Pushers:
+    """The origins whose events reach this server by push (itself and its peers): their
+    publications on `replication` are dropped unparsed. The membership actor's thread
+    rebinds `names` to a new frozenset; the pump's thread only reads it."""
+
+    def __init__(self, me: str) -> None:
+        self.me = me
+        self.names = frozenset((me,))
+
+    def __call__(self, view: Membership) -> None:
+        self.names = frozenset(p.name for p in view.peers) | {self.me}
 
 
 class Timers(Protocol):
@@ -87,6 +105,7 @@ class ServerGraph:
     routes: Routes
     refs: dict[str, pykka.ActorRef]
     first_view: threading.Event
+    pushers: Pushers
 
     def status(self) -> dict[str, Any]:
         """What `bbs status` shows for this server (asks the actors: never on the pump)."""
@@ -101,8 +120,8 @@ class ServerGraph:
             **ask["chat"].stats().get(timeout=2),
         }
 
-    def on_client_request(self, inbound: Inbound) -> None:
-        self.routes.tell("chat", ClientRequest(inbound))
+    def on_client_requests(self, inbounds: list[Inbound]) -> None:
+        self.routes.tell("chat", ClientRequests(inbounds))
 
     def on_peer_request(self, inbound: Inbound) -> None:
         request = protocol.parse_peer_request(inbound)
@@ -119,10 +138,17 @@ class ServerGraph:
 
         threading.Thread(target=answer, name="status", daemon=True).start()
 
-    def on_publication(self, pub: Publication) -> None:
-        message = protocol.parse_server_publication(pub.topic, pub.message)
-        if message is not None:
-            self.routes.tell(OWNERS[type(message)], message)
+    def on_publications(self, pubs: list[Publication]) -> None:
+        """What one round read on the subscriber; its events go to replication together."""
+        events = []
+        for pub in pubs:
+            message = protocol.parse_server_publication(pub.topic, pub.message, self.pushers.names)
+            if isinstance(message, Replicated):
+                events.append(message.event)
+            elif message is not None:
+                self.routes.tell(OWNERS[type(message)], message)
+        if events:
+            self.routes.tell("replication", PublishedEvents(tuple(events)))
 
     def start_membership(self, timers: Timers) -> None:
         """Register with the reference now and heartbeat from then on."""
@@ -163,6 +189,8 @@ def start_server_actors(
     `max_db_mb` caps the database (0: no limit); `publish_events` is off in secure mode
     (nothing readable on the `replication` topic)."""
     refs: dict[str, pykka.ActorRef] = {}
+    pushers = Pushers(node.name)
+    routes.add("pushers", pushers)
 
     def started(name: str, ref: pykka.ActorRef) -> pykka.ActorRef:
         on_started(name, ref)
@@ -181,6 +209,7 @@ def start_server_actors(
     )
     started("replication", replication)
     started("passwords", PasswordActor.start(node, routes))
+    started("presence", PresenceActor.start(node, transport, now))
     chat = ChatActor.start(
         node, transport, routes, snapshot.users, snapshot.channels, accounts=snapshot.accounts
     )
@@ -191,4 +220,4 @@ def start_server_actors(
         "membership",
         MembershipActor.start(node, transport, routes, reference, advertised, first_view, resolve),
     )
-    return ServerGraph(node, transport, routes, refs, first_view)
+    return ServerGraph(node, transport, routes, refs, first_view, pushers)

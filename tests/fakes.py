@@ -25,12 +25,13 @@ import pykka
 import structlog
 
 from actors.base import Ping
+from actors.messages import NewWrites, WritesDone
 from actors.routes import Routes
 from actors.scheduler import ManualScheduler
 from config.clocks import AdjustedClock, LamportClock
 from config.settings import default_peer_endpoint
 from transport import codec
-from transport.port import Call, Inbound, Publication, Response
+from transport.port import Call, Inbound, Outgoing, Publication, Response
 from transport.protocol import Event
 
 T = TypeVar("T")
@@ -68,13 +69,19 @@ def stop_all_actors() -> None:
 
 
 class Mailbox:
-    """A route target that records every message told to it."""
+    """A route target that records every message told to it; a batch message (NewWrites,
+    WritesDone) is recorded as its items, which is what the tests reason about."""
 
     def __init__(self) -> None:
         self.messages: list[Any] = []
+        self.batches: list[Any] = []  # the batch messages as told
 
     def __call__(self, message: Any) -> None:
-        self.messages.append(message)
+        if isinstance(message, NewWrites | WritesDone):
+            self.batches.append(message)
+            self.messages.extend(message.writes if isinstance(message, NewWrites) else message.done)
+        else:
+            self.messages.append(message)
 
     def of(self, kind: type[T]) -> list[T]:
         return [m for m in self.messages if isinstance(m, kind)]
@@ -141,6 +148,7 @@ class FakeTransport:
         self.publishes: list[Published] = []
         self.requests: list[SentRequest] = []
         self.subscriptions: list[tuple[str, str, bool]] = []
+        self.batches = 0  # send_batch calls
 
     def reply(self, inbound: Inbound, data: dict[str, Any]) -> None:
         self.replies.append(Reply(inbound, dict(data)))
@@ -149,6 +157,15 @@ class FakeTransport:
         self, key: str, topic: str, message: dict[str, Any], clock: int | None = None
     ) -> None:
         self.publishes.append(Published(key, topic, message, clock))
+
+    def send_batch(
+        self, replies: list[tuple[Inbound, dict[str, Any]]], publications: list[Outgoing]
+    ) -> None:
+        self.batches += 1
+        for inbound, data in replies:
+            self.reply(inbound, data)
+        for p in publications:
+            self.publish(p.key, p.topic, p.message, p.clock)
 
     def request(self, call: Call, on_done: Callable[[Response], None]) -> None:
         self.requests.append(SentRequest(call, on_done))

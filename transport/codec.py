@@ -120,6 +120,25 @@ def error_data(text: str) -> dict[str, str]:
     return {"status": ERROR, "description": text, "message": text}
 
 
+ENVELOPE_KEYS = frozenset({"service", "opcao", "data", "timestamp", "clock", "lamport_clock"})
+ERROR_SERVICES = frozenset({"error", "erro"})
+
+
+def reply_data(message: dict[str, Any]) -> dict[str, Any]:
+    """The `data` of a reply. A peer that answers flat (no `data` map) has its own fields
+    read instead; a reply whose service is `error`/`erro` is an erro whatever it carries."""
+    data = message.get("data")
+    body = (
+        dict(data)
+        if isinstance(data, dict)
+        else {k: v for k, v in message.items() if k not in ENVELOPE_KEYS}
+    )
+    if str(message.get("service", "")).lower() not in ERROR_SERVICES or body.get("status") == ERROR:
+        return body
+    text = body.get("description") or body.get("message") or (data if isinstance(data, str) else "")
+    return {**body, **error_data(str(text or "the server answered with an error"))}
+
+
 # ---- publications -------------------------------------------------------------------------
 
 

@@ -36,6 +36,16 @@ class Publication:
 
 
 @dataclass(frozen=True)
+class Outgoing:
+    """A publication to send on socket `key`; `clock` None: stamped with a new tick."""
+
+    key: str
+    topic: str
+    message: dict[str, Any]
+    clock: int | None = None
+
+
+@dataclass(frozen=True)
 class Call:
     """An outgoing request, retried Lazy-Pirate style: `retries` resends after `timeout`
     seconds each. Calls to one endpoint in one lane go one at a time; separate lanes keep a
@@ -67,6 +77,12 @@ class Transport(Protocol):
     def publish(
         self, key: str, topic: str, message: dict[str, Any], clock: int | None = None
     ) -> None: ...
+
+    def send_batch(
+        self, replies: list[tuple[Inbound, dict[str, Any]]], publications: list[Outgoing]
+    ) -> None:
+        """The replies and publications of one batch, in this order."""
+        ...
 
     def request(self, call: Call, on_done: Callable[[Response], None]) -> None:
         """Send `call`; `on_done` gets the Response on the transport's thread, so it must

@@ -44,6 +44,7 @@ class Service(StrEnum):
     PUBLISH = "publish"
     MESSAGE = "message"
     HISTORY = "history"
+    WHO = "who"  # ours: who is online (docs/protocol.md, Presence)
     # server to server
     ELECTION = "election"
     CLOCK = "clock"
@@ -52,6 +53,7 @@ class Service(StrEnum):
     SYNC = "sync"
     STATUS = "status"
     STORE_LIMIT = "store_limit"  # operators: cap the database (tests fill a "disk" with it)
+    PRESENCE = "presence"  # replicas exchange who they heard from
     # server to reference
     RANK = "rank"
     LIST = "list"
@@ -74,6 +76,8 @@ REPLICATION = "replication"  # topic (and publication service) of replicated eve
 HISTORY_DEFAULT = 50
 HISTORY_MAX = 1000
 LIST_PAGE = 1000  # names in one `users` or `channels` reply
+PRESENCE_WINDOW = 30.0  # seconds a request keeps its user online
+MAX_PRESENCE = 1000  # names in one `online` list or `presence` exchange
 MAX_PASSWORD_CHARS = 1024
 MAX_TOKEN_CHARS = 512
 SEALED_TEXT = "(sealed: only the recipient's client can read this message)"
@@ -245,6 +249,14 @@ class ListUsers:
 
     after: str = ""
     limit: int = LIST_PAGE
+    user: str = ""  # who asks (optional; it keeps them online)
+
+
+@dataclass(frozen=True)
+class Who:
+    """Who is online; `user` (optional) is who asks: our clients' keep-alive."""
+
+    user: str = ""
 
 
 @dataclass(frozen=True)
@@ -291,7 +303,22 @@ class ReadHistory:
     token: str = field(default="", repr=False)
 
 
-ClientCall = Login | ListUsers | CreateChannel | ListChannels | Publish | SendMessage | ReadHistory
+ClientCall = (
+    Login | ListUsers | Who | CreateChannel | ListChannels | Publish | SendMessage | ReadHistory
+)
+
+
+def request_user(call: ClientCall | Refusal) -> str:
+    """The user a well-formed client request names as its sender ("" if none): what makes
+    them online (Presence). A refused request names nobody."""
+    match call:
+        case Login(user=user) | Publish(user=user) | CreateChannel(user=user):
+            return user
+        case ListUsers(user=user) | Who(user=user) | ReadHistory(user=user):
+            return user
+        case SendMessage(src=src):
+            return src
+    return ""
 
 
 def _list_page(data: dict[str, Any]) -> tuple[str, int]:
@@ -311,6 +338,14 @@ def _request_id(data: dict[str, Any]) -> str:
 
 def _token(data: dict[str, Any]) -> str:
     return optional_text(data, "token", MAX_TOKEN_CHARS)
+
+
+def _optional_user(data: dict[str, Any]) -> str:
+    return require_name(data, "user") if data.get("user") is not None else ""
+
+
+def _list_users(data: dict[str, Any]) -> ListUsers:
+    return ListUsers(*_list_page(data), user=_optional_user(data))
 
 
 def _login(data: dict[str, Any]) -> Login:
@@ -357,7 +392,8 @@ def _read_history(data: dict[str, Any]) -> ReadHistory:
 
 CLIENT_SERVICES: dict[str, Callable[[dict[str, Any]], ClientCall]] = {
     Service.LOGIN: _login,
-    Service.USERS: lambda data: ListUsers(*_list_page(data)),
+    Service.USERS: _list_users,
+    Service.WHO: lambda data: Who(_optional_user(data)),
     Service.CHANNEL: _create_channel,
     Service.CHANNELS: lambda data: ListChannels(*_list_page(data)),
     Service.PUBLISH: _publish,
@@ -410,6 +446,11 @@ def parse_login_token(data: dict[str, Any]) -> str:
     return token if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_CHARS else ""
 
 
+def login_accepted(data: dict[str, Any]) -> bool:
+    """Whether a login reply accepted the name (other teams answer `OK` or `success`)."""
+    return str(data.get("status", "")).lower() in (SUCCESS, OK.lower(), "success")
+
+
 def claimed_refusal(user: str) -> dict[str, Any]:
     """Login of a claimed name without a password: `claimed` tells our client to ask for it."""
     return {
@@ -425,6 +466,11 @@ def is_claimed_refusal(data: dict[str, Any]) -> bool:
 def users_reply(names: list[str], more: bool = False) -> dict[str, Any]:
     """`more`: further names follow the last one (ask again with `after`)."""
     return {"users": names, **({"more": True} if more else {})}
+
+
+def with_online(reply: dict[str, Any], online: list[str]) -> dict[str, Any]:
+    """A `users` reply with the `online` list added; a `who` reply (`reply` = ok())."""
+    return {**reply, "online": online[:MAX_PRESENCE]}
 
 
 def channels_reply(names: list[str], more: bool = False) -> dict[str, Any]:
@@ -609,10 +655,11 @@ def replication_publication(
 
 
 def parse_server_publication(
-    topic: str, message: dict[str, Any]
+    topic: str, message: dict[str, Any], pushers: frozenset[str] = frozenset()
 ) -> CoordinatorAnnounced | Replicated | None:
     """What a server heard on `servers` or `replication`; None for shapes it does not know
-    (other teams publish theirs on the same topics)."""
+    (other teams publish theirs on the same topics) and, unparsed, for the events of
+    `pushers` (origins that push their events to this server anyway)."""
     data = message.get("data") if isinstance(message.get("data"), dict) else {}
     if topic == SERVERS and message.get("service") == Service.ELECTION:
         name = data.get("coordinator", message.get("coordinator"))
@@ -620,6 +667,8 @@ def parse_server_publication(
             return CoordinatorAnnounced(name)
         return None
     if topic == REPLICATION and message.get("service") == REPLICATION:
+        if data.get("serverName") in pushers:
+            return None
         event = _event_from_replication(data)
         return Replicated(event) if event is not None else None
     return None
@@ -710,6 +759,14 @@ class StoreLimitRequest:
 
 
 @dataclass(frozen=True)
+class PresenceRequest:
+    """`presence`: the caller heard from these users `ages` seconds ago (within the window)."""
+
+    inbound: Inbound
+    ages: dict[str, float]
+
+
+@dataclass(frozen=True)
 class ClockRequest:
     inbound: Inbound
 
@@ -732,6 +789,7 @@ PeerRequest = (
     | ElectionRequest
     | StatusRequest
     | StoreLimitRequest
+    | PresenceRequest
 )
 
 
@@ -804,6 +862,30 @@ def _store_limit(inbound: Inbound, data: dict[str, Any]) -> StoreLimitRequest:
     return StoreLimitRequest(inbound, mb)
 
 
+def _ages(raw: Any) -> dict[str, float]:
+    """A presence table: name -> seconds since a request named them. Entries that are not a
+    name and an age within the window are left out; at most MAX_PRESENCE are read."""
+    ages: dict[str, float] = {}
+    for name, age in itertools.islice(raw.items() if isinstance(raw, dict) else (), MAX_PRESENCE):
+        seconds = finite(age, 0.0, PRESENCE_WINDOW)
+        if isinstance(name, str) and 0 < len(name) <= MAX_NAME_CHARS and seconds is not None:
+            ages[name] = seconds
+    return ages
+
+
+def presence_request(ages: dict[str, float]) -> dict[str, Any]:
+    return {"online": ages}
+
+
+def presence_reply(ages: dict[str, float]) -> dict[str, Any]:
+    return {"status": OK, "online": ages}
+
+
+def parse_presence(data: dict[str, Any]) -> dict[str, float]:
+    """The table of a `presence` request or reply."""
+    return _ages(data.get("online"))
+
+
 def store_limit_reply(mb: float) -> dict[str, Any]:
     return {"status": OK, "max_db_mb": mb}
 
@@ -827,6 +909,7 @@ PEER_SERVICES: dict[str, Callable[[Inbound, dict[str, Any]], PeerRequest]] = {
     Service.SYNC: _sync,
     Service.STATUS: lambda inbound, data: StatusRequest(inbound),
     Service.STORE_LIMIT: _store_limit,
+    Service.PRESENCE: lambda inbound, data: PresenceRequest(inbound, parse_presence(data)),
 }
 
 

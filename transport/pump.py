@@ -31,13 +31,18 @@ from actors.base import BaseActor, Node, handles, teller
 from transport import codec, sockets
 from transport.keys import Curve
 from transport.lazy_pirate import LazyPirate, Verdict
-from transport.port import Call, Inbound, Publication, Response
+from transport.port import Call, Inbound, Outgoing, Publication, Response
 from transport.pump_inbox import PumpInbox
 from transport.zap import CLUSTER, ZapHandler
 
 log = structlog.get_logger()
 BURST = 100  # messages read from one socket per round; a REQ socket holds one reply
 MAX_PENDING = 10_000  # requests handed to actors and not answered yet; more are shed at once
+HANDLED_FIELDS = ("service", "status", "request_clock", "reply_clock", "latency_ms")
+HANDLED_LOG_INTERVAL = 0.1  # seconds: the replies sent meanwhile are logged in one line
+# Deadlines (2 s requests, calls' timeouts of 0.5 s and more) are checked at most this often,
+# not at every round: a busy pump runs thousands of rounds a second.
+DEADLINE_SCAN = 0.01
 
 
 # ---- the commands the façade tells the pump actor ---------------------------------------
@@ -52,7 +57,7 @@ class Serve:
     endpoint: str
     bind: bool
     hops: int
-    on_request: Callable[[Inbound], None]
+    on_requests: Callable[[list[Inbound]], None]  # what one round read, in arrival order
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ class OpenSubscriber:
     key: str
     endpoint: str
     topics: tuple[str, ...]
-    on_publication: Callable[[Publication], None]
+    on_publications: Callable[[list[Publication]], None]  # what one round read
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,14 @@ class Publish:
     topic: str
     message: dict[str, Any]
     clock: int | None
+
+
+@dataclass(frozen=True)
+class SendBatch:
+    """Replies and publications of one batch, sent in one pump command."""
+
+    replies: list[tuple[Inbound, dict[str, Any]]]
+    publications: list[Outgoing]
 
 
 @dataclass(frozen=True)
@@ -153,11 +166,17 @@ class PumpActor(BaseActor):
         self._tokens = itertools.count(1)
         self._setup_errors: list[zmq.ZMQError] = []
         self._last_round = time.monotonic()
+        self._scanned = 0.0  # when deadlines were last checked
         self._shed = 0  # requests shed since the last `requests_shed` line
+        self._arrived: dict[str, tuple[Serve, list[Inbound]]] = {}  # read this round
+        self._heard: dict[str, tuple[OpenSubscriber, list[Publication]]] = {}  # this round
+        self._handled: dict[str, list[list[Any]]] = {}  # replies sent since the last line
+        self._handled_logged = 0.0  # when the last `requests_handled` lines were written
 
     def started(self) -> None:
         self._ctx = zmq.Context()
         self.inbox.on_round = self._check_deadlines
+        self.inbox.after_reads = self._hand_over
         self.inbox.poll_ms = round(self.node.timing.pump_poll_interval * 1000)
         if self._curve is not None and self._curve.allowed:
             # ZAP answers handshakes in this thread, polled like any socket of the pump.
@@ -165,6 +184,7 @@ class PumpActor(BaseActor):
             self.inbox.watch(self._zap.socket, self._zap.handle, BURST)
 
     def on_stop(self) -> None:
+        self._log_handled(float("inf"))
         self.inbox.close()
         for channel in self._channels.values():
             if channel.socket is not None:
@@ -273,11 +293,31 @@ class PumpActor(BaseActor):
             self._send_reply(token, codec.error_data(refusal))
             return
         sender = envelope[hops - 1] if len(envelope) >= hops else b""
-        serve.on_request(Inbound(serve.key, token, request, sender, now))
+        arrived = self._arrived.setdefault(serve.key, (serve, []))[1]
+        arrived.append(Inbound(serve.key, token, request, sender, now))
+
+    def _hand_over(self) -> None:
+        """What this round read goes to the actors as one batch per serving socket."""
+        arrived, self._arrived = self._arrived, {}
+        heard, self._heard = self._heard, {}
+        batches = [(s.key, s.on_requests, i) for s, i in arrived.values()]
+        batches += [(s.key, s.on_publications, p) for s, p in heard.values()]
+        for key, hand, batch in batches:
+            try:
+                hand(batch)
+            except Exception:
+                log.exception("pump_handler_failed", socket=key)
 
     @handles(Reply)
     def _reply(self, command: Reply) -> None:
         self._send_reply(command.inbound.token, command.data)
+
+    @handles(SendBatch)
+    def _send_batch(self, command: SendBatch) -> None:
+        for inbound, data in command.replies:
+            self._send_reply(inbound.token, data)
+        for p in command.publications:
+            self._publish(Publish(p.key, p.topic, p.message, p.clock))
 
     def _send_reply(self, token: int, data: dict[str, Any]) -> None:
         pending = self._pending.pop(token, None)
@@ -286,24 +326,32 @@ class PumpActor(BaseActor):
         clock = self.node.lamport.tick()
         payload = codec.encode(pending.service, data, clock, self.node.clock.now(), pending.fmt)
         self._named[pending.key].send_multipart([*pending.envelope, payload])
-        log.info(
-            "request_handled",
-            socket=pending.key,
-            service=pending.service,
-            status=data.get("status"),
-            request_clock=pending.clock,
-            reply_clock=clock,
-            latency_ms=round((time.monotonic() - pending.received) * 1000, 3),
-        )
+        latency_ms = round((time.monotonic() - pending.received) * 1000, 3)
+        handled = [pending.service, data.get("status"), pending.clock, clock, latency_ms]
+        self._handled.setdefault(pending.key, []).append(handled)
+
+    def _log_handled(self, now: float) -> None:
+        """One line per socket for the replies sent in the last HANDLED_LOG_INTERVAL
+        (ops.log_reader reads each entry as a `request_handled` event)."""
+        if now - self._handled_logged < HANDLED_LOG_INTERVAL:
+            return
+        self._handled_logged = now
+        handled, self._handled = self._handled, {}
+        for key, replies in handled.items():
+            log.info("requests_handled", socket=key, fields=HANDLED_FIELDS, replies=replies)
 
     def _check_deadlines(self) -> None:
         now = time.monotonic()
+        self._log_handled(now)
         paused, self._last_round = now - self._last_round, now
         if paused > self.node.timing.request_deadline:
             self._refuse_backlog(paused)
         if self._shed:
             log.warning("requests_shed", count=self._shed, pending=len(self._pending))
             self._shed = 0
+        if now - self._scanned < DEADLINE_SCAN:
+            return
+        self._scanned = now
         late = [t for t, p in self._pending.items() if p.deadline and p.deadline <= now]
         for token in late:
             log.warning("request_deadline_missed", service=self._pending[token].service)
@@ -347,7 +395,8 @@ class PumpActor(BaseActor):
         if not isinstance(message, dict):
             return
         self.node.lamport.merge(codec.clock_of(message))
-        subscriber.on_publication(Publication(subscriber.key, topic, message))
+        heard = self._heard.setdefault(subscriber.key, (subscriber, []))[1]
+        heard.append(Publication(subscriber.key, topic, message))
 
     # ---- outgoing requests (Lazy Pirate, one REQ socket per endpoint and lane) ----------
 
@@ -410,8 +459,7 @@ class PumpActor(BaseActor):
             self._finish_call(channel, False, {}, "bad reply")
             return
         self.node.lamport.merge(codec.clock_of(message))
-        data = message.get("data") if isinstance(message.get("data"), dict) else {}
-        self._finish_call(channel, True, data, "")
+        self._finish_call(channel, True, codec.reply_data(message), "")
 
     def _check_calls(self, now: float) -> None:
         for key, channel in list(self._channels.items()):
@@ -461,7 +509,19 @@ class Pump:
     def serve(
         self, key: str, endpoint: str, bind: bool, hops: int, on_request: Callable[[Inbound], None]
     ) -> None:
-        self._tell(Serve(key, endpoint, bind, hops, on_request))
+        """Hand each request `key` receives to `on_request`."""
+        self.serve_batches(key, endpoint, bind, hops, lambda batch: [*map(on_request, batch)])
+
+    def serve_batches(
+        self,
+        key: str,
+        endpoint: str,
+        bind: bool,
+        hops: int,
+        on_requests: Callable[[list[Inbound]], None],
+    ) -> None:
+        """Hand what `key` receives in one round of the pump to `on_requests` as one list."""
+        self._tell(Serve(key, endpoint, bind, hops, on_requests))
 
     def publisher(self, key: str, endpoint: str) -> None:
         self._tell(OpenPublisher(key, endpoint))
@@ -473,7 +533,18 @@ class Pump:
         topics: list[str],
         on_publication: Callable[[Publication], None],
     ) -> None:
-        self._tell(OpenSubscriber(key, endpoint, tuple(topics), on_publication))
+        """Hand each publication `key` receives on `topics` to `on_publication`."""
+        self.subscriber_batches(key, endpoint, topics, lambda b: [*map(on_publication, b)])
+
+    def subscriber_batches(
+        self,
+        key: str,
+        endpoint: str,
+        topics: list[str],
+        on_publications: Callable[[list[Publication]], None],
+    ) -> None:
+        """Hand what `key` receives in one round of the pump to `on_publications`."""
+        self._tell(OpenSubscriber(key, endpoint, tuple(topics), on_publications))
 
     # ---- transport.port.Transport (the actors) ------------------------------------------
 
@@ -482,6 +553,11 @@ class Pump:
 
     def reply(self, inbound: Inbound, data: dict[str, Any]) -> None:
         self._tell(Reply(inbound, data))
+
+    def send_batch(
+        self, replies: list[tuple[Inbound, dict[str, Any]]], publications: list[Outgoing]
+    ) -> None:
+        self._tell(SendBatch(replies, publications))
 
     def publish(
         self, key: str, topic: str, message: dict[str, Any], clock: int | None = None

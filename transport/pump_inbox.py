@@ -49,6 +49,7 @@ class PumpInbox:
         self._readers: dict[zmq.Socket, tuple[Callable[[list[bytes]], None], int]] = {}
         self._readable: list[zmq.Socket] = []  # found by the last poll, read next round
         self.on_round: Callable[[], None] = lambda: None
+        self.after_reads: Callable[[], None] = lambda: None  # the round's reads are done
 
     # ---- Pykka's inbox protocol ---------------------------------------------------------
 
@@ -106,6 +107,8 @@ class PumpInbox:
         readable, self._readable = self._readable, []
         for sock in readable:
             self._read(sock)
+        if readable:
+            self.after_reads()
         self._asleep = True  # from here on a put writes a byte: the poll below cannot miss it
         self._take_queued()
         for sock, _ in self._poller.poll(0 if self._batch else self.poll_ms):
@@ -122,7 +125,7 @@ class PumpInbox:
 
     def _drain_pipe(self) -> None:
         with contextlib.suppress(BlockingIOError):
-            while os.read(self._wake_r, 4096):
+            while len(os.read(self._wake_r, 4096)) == 4096:  # a short read emptied it
                 pass
 
     def _read(self, sock: zmq.Socket) -> None:
@@ -130,7 +133,12 @@ class PumpInbox:
         if watched is None:  # unwatched since the poll (a REQ socket reopened)
             return
         reader, burst = watched
-        for _ in range(burst):
+        for n in range(burst):
+            # Asking the socket is far cheaper than the zmq.Again a recv on an empty socket
+            # raises (pyzmq builds an exception object each time); the poll vouched for the
+            # first message.
+            if n and not sock.get(zmq.EVENTS) & zmq.POLLIN:
+                return
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:

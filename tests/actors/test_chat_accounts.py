@@ -29,6 +29,7 @@ class Chat:
         routes = Routes()
         routes.add("replication", self.replication)
         routes.add("clock", Mailbox())
+        routes.add("presence", Mailbox())
         node = Node("server", "a")
         self.chat: pykka.ActorRef = ChatActor.start(
             node, self.transport, routes, ["bob"], ["general"], share=share

@@ -13,18 +13,22 @@ from actors.chat import ChatActor
 from actors.messages import (
     Applied,
     ClientRequest,
+    ClientRequests,
     HistoryQuery,
     LocalWrite,
     MessageHandled,
     RefreshThenRetry,
     WriteDone,
     WriteFailed,
+    WritesDone,
 )
+from actors.presence import PresenceActor
 from actors.rate_limit import DEFAULT_SHARE, FairShare
 from actors.routes import Routes
 from actors.scheduler import ManualScheduler
 from config.timing import DEFAULT_TIMING
 from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound
+from transport.fields import MAX_MESSAGE_CHARS
 from transport.port import Inbound
 from transport.protocol import Event, ReadHistory
 
@@ -33,10 +37,12 @@ class Chat:
     def __init__(self, users: list[str], channels: list[str]) -> None:
         self.transport = FakeTransport()
         self.replication, self.persistence, self.clock = Mailbox(), Mailbox(), Mailbox()
+        self.presence = PresenceActor.start(Node("server", "a"), self.transport)
         routes = Routes()
         routes.add("replication", self.replication)
         routes.add("persistence", self.persistence)
         routes.add("clock", self.clock)
+        routes.add("presence", self.presence)
         self.ref: pykka.ActorRef = ChatActor.start(
             Node("server", "a"), self.transport, routes, users, channels
         )
@@ -44,12 +50,12 @@ class Chat:
     def ask(self, service: str, retried: bool = False, **data: Any) -> Inbound:
         inbound = make_inbound(service, data)
         self.ref.tell(ClientRequest(inbound, retried))
-        barrier(self.ref)
+        barrier(self.ref, self.presence)
         return inbound
 
     def tell(self, message: Any) -> None:
         self.ref.tell(message)
-        barrier(self.ref)
+        barrier(self.ref, self.presence)
 
     def answer(self, inbound: Inbound) -> dict[str, Any]:
         return self.transport.reply_to(inbound).data
@@ -68,7 +74,7 @@ def written(chat: Chat, write: LocalWrite, **fields: Any) -> Event:
 
 
 def test_reads_are_answered_at_once(chat: Chat) -> None:
-    assert chat.answer(chat.ask("users")) == {"users": ["ana", "bob"]}
+    assert chat.answer(chat.ask("users"))["users"] == ["ana", "bob"]
     assert chat.answer(chat.ask("channels")) == {"channels": ["general"], "users": ["general"]}
     assert chat.answer(chat.ask("login", user="ana")) == {"status": "sucesso"}
     assert chat.replication.messages == []
@@ -115,7 +121,7 @@ def test_login_of_a_new_user_is_replicated_and_not_published(chat: Chat) -> None
     written(chat, write)
     assert chat.answer(inbound) == {"status": "sucesso"}
     assert chat.transport.publishes == []
-    assert chat.answer(chat.ask("users")) == {"users": ["ana", "bob", "zoe"]}
+    assert chat.answer(chat.ask("users"))["users"] == ["ana", "bob", "zoe"]
 
 
 def test_two_writes_in_flight_are_answered_to_their_own_requests(chat: Chat) -> None:
@@ -160,14 +166,14 @@ def test_bad_input_gets_erro_and_the_actor_keeps_serving(chat: Chat) -> None:
         reply = chat.answer(chat.ask(service, **data))
         assert reply["status"] == "erro"
         assert reply["description"] == reply["message"] != ""
-    assert chat.answer(chat.ask("users")) == {"users": ["ana", "bob"]}
+    assert chat.answer(chat.ask("users"))["users"] == ["ana", "bob"]
     assert chat.ref.is_alive()
 
 
 def test_a_failing_message_is_contained(chat: Chat) -> None:
     chat.tell(WriteDone(token=999, event=Event("a", 1, 1, "login", user="x")))  # unknown token
     assert chat.ref.is_alive()
-    assert chat.answer(chat.ask("users")) == {"users": ["ana", "bob"]}
+    assert chat.answer(chat.ask("users"))["users"] == ["ana", "bob"]
 
 
 def test_unknown_channel_triggers_a_refresh_then_a_refusal(chat: Chat) -> None:
@@ -218,15 +224,22 @@ def test_history_is_asked_of_persistence(chat: Chat) -> None:
 
 
 def test_every_handled_request_is_counted_for_clock_sync(chat: Chat) -> None:
+    every = DEFAULT_TIMING.clock_sync_every_messages
+
+    def counted() -> int:
+        return sum(m.count for m in chat.clock.of(MessageHandled))
+
     chat.ask("users")
     chat.ask("nonsense")
     chat.ask("history", channel="general")
     write_in = chat.ask("login", user="new")
-    assert len(chat.clock.of(MessageHandled)) == 3
+    for _ in range(every - 4):  # with the three above: one short of `every`
+        chat.ask("users")
+    assert counted() == 0  # told only when a multiple of `every` is reached
     written(chat, chat.replication.only(LocalWrite))
     assert chat.transport.replied(write_in)
-    assert len(chat.clock.of(MessageHandled)) == 4
-    assert chat.ref.proxy().stats().get(timeout=5)["requests_handled"] == 4
+    assert counted() == every
+    assert chat.ref.proxy().stats().get(timeout=5)["requests_handled"] == every
 
 
 def test_a_resend_of_a_write_still_in_flight_is_answered_with_its_outcome_not_stored(
@@ -267,6 +280,7 @@ def overloaded_chat(
     for name, box in (("replication", chat.replication), ("persistence", chat.persistence)):
         routes.add(name, box)
     routes.add("clock", chat.clock)
+    routes.add("presence", chat.presence)
     chat.ref = ChatActor.start(
         Node("server", "a"),
         chat.transport,
@@ -318,3 +332,41 @@ def test_a_request_that_waited_past_the_pumps_deadline_is_not_served() -> None:
     fresh = replace(make_inbound("login", {"user": "now"}), received=time.now())
     chat.tell(ClientRequest(fresh))
     assert len(chat.replication.of(LocalWrite)) == 1
+
+
+def test_a_batch_is_decided_together_and_each_request_answered_on_its_own(chat: Chat) -> None:
+    good = make_inbound("publish", {"user": "ana", "channel": "general", "message": "hi"})
+    also = make_inbound("message", {"src": "ana", "dst": "bob", "message": "psst"})
+    too_long = "x" * (MAX_MESSAGE_CHARS + 1)
+    refused = make_inbound("publish", {"user": "ana", "channel": "general", "message": too_long})
+    junk = make_inbound("publish", {"user": 5})
+    read = make_inbound("channels")
+    chat.tell(ClientRequests([good, refused, also, junk, read]))
+    # one hand-over to replication for both writes, one pump command for the three answers
+    [batch] = chat.replication.batches
+    assert [w.fields["message"] for w in batch.writes] == ["hi", "psst"]
+    assert chat.transport.batches == 1
+    assert chat.answer(refused)["status"] == "erro"
+    assert chat.answer(junk)["status"] == "erro"
+    assert chat.answer(read)["channels"] == ["general"]
+    assert not chat.transport.replied(good) and not chat.transport.replied(also)
+    events = [
+        Event("a", n, 40 + n, w.op, timestamp=1.0, **w.fields)
+        for n, w in enumerate(batch.writes, 1)
+    ]
+    chat.tell(
+        WritesDone(tuple(WriteDone(w.token, e) for w, e in zip(batch.writes, events, strict=True)))
+    )
+    assert chat.answer(good)["status"] == "OK"
+    assert chat.answer(also)["status"] == "OK"
+    assert chat.transport.batches == 2  # the two answers and their publications: one command
+    assert [p.topic for p in chat.transport.publishes] == ["general", "bob"]
+
+
+def test_who_and_users_list_the_users_requests_named(chat: Chat) -> None:
+    chat.ask("login", user="ana")
+    chat.ask("history", channel="general")  # names nobody
+    assert chat.answer(chat.ask("who", user="bob")) == {"status": "OK", "online": ["ana", "bob"]}
+    users = chat.answer(chat.ask("users"))
+    assert users == {"users": ["ana", "bob"], "online": ["ana", "bob"]}
+    assert chat.answer(chat.ask("who", user="no one")).get("status") == "erro"

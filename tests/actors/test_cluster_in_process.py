@@ -10,14 +10,14 @@ import pytest
 
 from actors.base import Node
 from actors.event_store import EventStore
-from actors.messages import ClientRequest, ExpiryDue
+from actors.messages import ClientRequest, ExpiryDue, PublishedEvents
 from actors.registry import RegistryActor
 from config.timing import DEFAULT_TIMING
 from roles.server_graph import SUBSCRIBED_TOPICS, start_server_actors
 from tests.fakes import FakeNetwork, Mailbox, NetNode, Reply, history_order, stop_all_actors
 from transport import protocol
 from transport.port import Publication
-from transport.protocol import CoordinatorAnnounced, Event, Replicated
+from transport.protocol import CoordinatorAnnounced, Event
 
 REFERENCE = "tcp://reference:5559"
 TIMING = DEFAULT_TIMING
@@ -50,7 +50,7 @@ def start_server(net: FakeNetwork, name: str, data_dir: Path) -> NetNode:
     )
     place.on_request = graph.on_peer_request
     place.subscribe(*SUBSCRIBED_TOPICS)
-    place.on_publication = graph.on_publication
+    place.on_publication = lambda pub: graph.on_publications([pub])
     place.graph = graph
     graph.start_membership(net.scheduler)
     graph.start_timers(net.scheduler)
@@ -84,9 +84,9 @@ def test_publications_are_routed_liberally_and_foreign_shapes_ignored(tmp_path: 
         ("replication", {"service": "replication", "data": "junk"}),
         ("elsewhere", {"service": "election", "data": {"coordinator": "w"}}),
     ]:
-        graph.on_publication(Publication("sub", topic, message))
+        graph.on_publications([Publication("sub", topic, message)])
     assert election.messages == [CoordinatorAnnounced("x"), CoordinatorAnnounced("y")]
-    assert replication.messages == [Replicated(event)]
+    assert replication.messages == [PublishedEvents((event,))]
 
 
 class Cluster:
@@ -116,7 +116,7 @@ class Cluster:
         self.client_clock += 1
         sent = self.client_clock
         inbound = place.inbound(service, data, clock=sent)
-        place.graph.on_client_request(inbound)
+        place.graph.on_client_requests([inbound])
         self.elapsed = self.net.run_until(lambda: place.transport.replied(inbound), within=3.0)
         reply = place.transport.reply_to(inbound)
         assert reply.clock is not None

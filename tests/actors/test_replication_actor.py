@@ -18,6 +18,7 @@ from actors.messages import (
     LocalWrite,
     LocalWrites,
     Membership,
+    NewWrites,
     RefreshThenRetry,
     SeenPublished,
     SyncStep,
@@ -127,6 +128,22 @@ def test_write_is_acknowledged_only_when_durable_and_applied_by_the_peer(rep: Re
     assert rep.chat.only(WriteDone) == WriteDone("t1", append.events[0])
 
 
+def test_a_batch_of_writes_is_one_append_one_push_and_one_release(rep: Replication) -> None:
+    rep.peers(B)
+    writes = tuple(LocalWrite("login", {"user": u}, f"t-{u}") for u in ("ana", "bob", "cy"))
+    rep.tell(NewWrites(writes))
+    append = rep.persistence.only(Append)
+    assert [(e.seq, e.user) for e in append.events] == [(1, "ana"), (2, "bob"), (3, "cy")]
+    rep.durable(append, {"a": 3})
+    [push] = rep.transport.sent("replicate")
+    assert len(push.data["events"]) == 3
+    assert rep.transport.batches == 1  # the three replication-topic publications together
+    push.complete({"status": "OK", "heads": {"a": 3}})
+    barrier(rep.ref)
+    [released] = rep.chat.batches
+    assert [d.token for d in released.done] == ["t-ana", "t-bob", "t-cy"]
+
+
 def test_the_acknowledgement_log_says_how_long_the_write_waited_since_durable_here(
     rep: Replication,
 ) -> None:
@@ -137,9 +154,9 @@ def test_the_acknowledgement_log_says_how_long_the_write_waited_since_durable_he
     with capture_logs() as logs:
         rep.transport.sent("replicate")[0].complete({"status": "OK", "heads": {"a": 1}})
         barrier(rep.ref)
-    [acknowledged] = [line for line in logs if line["event"] == "write_acknowledged"]
+    [acknowledged] = [line for line in logs if line["event"] == "writes_acknowledged"]
     assert acknowledged["stored_ms"] == 250.0
-    assert (acknowledged["id"], acknowledged["copies"]) == ("a:1", 2)
+    assert (acknowledged["ids"], acknowledged["copies"]) == (["a:1"], 2)
 
 
 def test_a_local_write_is_pushed_to_peers_only_once_durable_here(rep: Replication) -> None:

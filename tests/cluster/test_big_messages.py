@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from ops.log_reader import unbatch
 from tests.cluster.replicas import heads, status, whole_history
 from tests.cluster.test_replication import Load
 from tests.support import RawClient, start_cluster, wait_for
@@ -26,7 +27,7 @@ MAX_STALL = 2.4  # seconds server-2 may stay stopped: less than the reference's 
 
 
 class Acknowledgements:
-    """The `write_acknowledged` lines the servers logged since the last `since()`."""
+    """The `write_acknowledged` entries the servers logged since the last `since()`."""
 
     def __init__(self, log_dir) -> None:
         self.log_dir = log_dir
@@ -34,7 +35,8 @@ class Acknowledgements:
 
     def _all(self, name: str) -> list[dict]:
         with (self.log_dir / f"{name}.jsonl").open() as log:
-            return [json.loads(t) for t in log if '"write_acknowledged"' in t]
+            lines = [json.loads(t) for t in log if '"writes_acknowledged"' in t]
+        return [entry for line in lines for entry in unbatch(line)]
 
     def since(self) -> list[dict]:
         new = []

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import json
 
-from ops import log_reader, logs, summaries, timeline
+from ops import log_reader, logs, report_text, summaries, timeline
 from ops.timeline import Filters
-from tests.ops.logbook import Logbook, start_servers, stop_servers
+from tests.ops.logbook import SERVERS, Logbook, start_servers, stop_servers
 
 
 def test_reader_skips_and_counts_what_is_not_a_log_object(tmp_path):
@@ -132,3 +132,82 @@ def test_clock_summary_replays_the_coordinators_own_offset():
         "max_abs_adjustment_ms": 2.0,
         "offset_ms": -6.0,
     }
+
+
+def test_a_failover_is_measured_within_its_cluster_run():
+    book = Logbook()
+    start_servers(book, coordinator="server-2")
+    # the first run stops: a follower notices its coordinator leave just before it stops too
+    book.add("server-0", 9.9, 900, "coordinator_unreachable", coordinator="server-2")
+    stop_servers(book, t=10.0)
+    # 150 s later a second run: each server elects at its start, then the coordinator dies
+    for i, name in enumerate(SERVERS):
+        book.add(name, 160.0, 0, "store_opened", events=0, heads={})
+        book.add(name, 160.1, 1 + i, "election_started", to="server-2")
+        book.add(name, 160.5, 5 + i, "coordinator_elected", coordinator="server-2")
+    book.add("server-2", 160.5, 9, "coordinator_elected", coordinator="server-2", me=True)
+    book.add("server-0", 201.0, 30, "coordinator_unreachable", coordinator="server-2")
+    book.add("server-0", 201.1, 31, "election_started", to="server-1")
+    book.add("server-1", 203.4, 40, "coordinator_elected", coordinator="server-1", me=True)
+    result = summaries.summarize(book.lines())["elections"]
+    assert result["runs"] == 2
+    ended, startup, failover = result["episodes"]
+    assert (ended["run"], ended["run_ended"], ended["no_coordinator_s"]) == (1, True, None)
+    assert (startup["run"], startup["trigger"], startup["no_coordinator_s"]) == (
+        2,
+        "process start",
+        0.4,
+    )
+    assert failover["trigger"] == "coordinator_unreachable" and failover["lost"] == "server-2"
+    assert (failover["winner"], failover["no_coordinator_s"]) == ("server-1", 2.4)
+    text = report_text.summary(summaries.summarize(book.lines()))
+    assert "(none: the run ended)" in text and "151" not in text
+
+
+def test_catch_ups_are_listed_in_time_order():
+    book = Logbook()
+    book.add("server-0", 5.0, 10, "catchup_done", events=7, seconds=0.2)
+    book.add("server-1", 2.0, 10, "catchup_done", events=3, seconds=0.1)
+    book.add("server-2", 3.5, 10, "catchup_done", events=5, seconds=0.1)
+    catchups = summaries.summarize(book.lines())["replication"]["catchups"]
+    assert [c["node"] for c in catchups] == ["server-1", "server-2", "server-0"]
+
+
+def test_catching_up_after_a_restart_is_not_counted_as_replication_lag():
+    book = Logbook()
+    start_servers(book)
+    book.add("server-2", 1.02, 20, "events_applied", ids=["server-1:1"], via="peer")
+    # server-2 is killed; server-1 writes while it is down
+    book.add("server-1", 1.01, 21, "write_acknowledged", id="server-1:1", stored_ms=5.0)
+    book.add("server-1", 3.0, 22, "write_acknowledged", id="server-1:2", stored_ms=5.0)
+    book.add("server-1", 4.0, 23, "write_acknowledged", id="server-1:3", stored_ms=5.0)
+    # restarted 40 s later: the missed writes come by sync and from the origin's outbox
+    book.add("server-2", 40.0, 0, "store_opened", events=1, heads={})
+    book.add("server-2", 41.0, 5, "events_applied", ids=["server-1:2"], via="sync")
+    book.add("server-2", 41.5, 6, "events_applied", ids=["server-1:3"], via="peer")
+    book.add("server-2", 42.0, 7, "server_serving")
+    book.add("server-1", 50.0, 30, "write_acknowledged", id="server-1:4", stored_ms=20.0)
+    book.add("server-2", 50.0, 31, "events_applied", ids=["server-1:4"], via="peer")
+    replication = summaries.summarize(book.lines())["replication"]
+    assert replication["lag_ms"]["count"] == 2 and replication["lag_ms"]["max"] == 20.0
+    assert replication["caught_up_ms"]["count"] == 2
+    assert replication["caught_up_ms_per_replica"]["server-2"]["max"] == 38005.0
+    text = report_text.summary(summaries.summarize(book.lines()))
+    assert "caught up instead" in text
+
+
+def test_repeated_warnings_are_one_line_with_a_count():
+    book = Logbook()
+    for i in range(2726):  # after a restart, within one second
+        book.add("server-2", 5.0 + i / 3000, 10 + i, "replica_gap_detected", level="warning")
+    book.add("server-2", 9.0, 5000, "replica_gap_detected", level="warning")
+    book.add("server-0", 5.5, 20, "replica_lagging", level="warning", peer="server-2")
+    bursts = summaries.summarize(book.lines())["bursts"]
+    assert [(b["node"], b["event"], b["count"]) for b in bursts] == [
+        ("server-2", "replica_gap_detected", 2726),
+        ("server-0", "replica_lagging", 1),
+        ("server-2", "replica_gap_detected", 1),
+    ]
+    text = report_text.summary(summaries.summarize(book.lines()))
+    (line,) = [ln for ln in text.splitlines() if "2726" in ln]
+    assert "replica_gap_detected" in line and "server-2" in line

@@ -288,8 +288,10 @@ def test_check_fails_when_a_lamport_clock_goes_back(run, tampered):
 def test_check_fails_when_a_reply_clock_does_not_exceed_the_request(run, tampered):
     node = run.live[1]
     lines = tampered.lines(node)
-    i = next(i for i, x in enumerate(lines) if x["event"] == "request_handled")
-    lines[i]["reply_clock"] = lines[i]["request_clock"]
+    i = next(i for i, x in enumerate(lines) if x["event"] == "requests_handled")
+    reply = lines[i]["replies"][0]
+    fields = lines[i]["fields"]
+    reply[fields.index("reply_clock")] = reply[fields.index("request_clock")]
     tampered.write(node, lines)
     code, text = check(str(tampered.dir))
     assert code == 1
@@ -301,8 +303,8 @@ def test_check_fails_when_a_live_replica_misses_an_acknowledged_write(run, tampe
     replica = next(n for n in run.live if n != "server-2")  # one lifetime: no store heads
     origin = next(n for n in run.live if n != replica)
     acks = tampered.lines(origin)
-    a = next(i for i, x in enumerate(acks) if x["event"] == "write_acknowledged")
-    event_id = acks[a]["id"]
+    a = next(i for i, x in enumerate(acks) if x["event"] == "writes_acknowledged")
+    event_id = acks[a]["ids"][0]
     lines = tampered.lines(replica)
     i = next(
         i for i, x in enumerate(lines) if x["event"] == "events_applied" and event_id in x["ids"]

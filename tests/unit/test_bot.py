@@ -1,4 +1,5 @@
-"""The bot against a scripted cluster: refused logins, and a channel list under `users`."""
+"""The bot against a scripted cluster: refused logins, a channel list under `users`, its own
+channel."""
 
 from __future__ import annotations
 
@@ -30,9 +31,9 @@ class Scripted:
         pass
 
 
-def run_once(client: Scripted, user: str, chosen: bool) -> Bot:
+def run_once(client: Scripted, user: str, chosen: bool, channel: str = "") -> Bot:
     stop = threading.Event()
-    bot = Bot(client, user, 0.0, stop, chosen=chosen)  # type: ignore[arg-type]
+    bot = Bot(client, user, 0.0, stop, chosen=chosen, channel=channel)  # type: ignore[arg-type]
     original = client.call
 
     def call(service: str, **data: Any) -> dict[str, Any]:
@@ -67,3 +68,18 @@ def test_a_channel_list_under_users_is_used_and_no_channel_is_created() -> None:
     services = [service for service, _ in client.asked]
     assert "channel" not in services
     assert client.asked[-1][1]["channel"] == "general"
+
+
+def test_a_bot_with_its_own_channel_creates_it_and_posts_only_there() -> None:
+    client = Scripted(["sucesso"], {"channels": ["general", "people"]})
+    run_once(client, "bot-0", chosen=True, channel="bots-0")
+    assert ("channel", {"channel": "bots-0", "user": "bot-0"}) in client.asked
+    posts = [data["channel"] for service, data in client.asked if service == "publish"]
+    assert posts == ["bots-0"]
+
+
+def test_a_bot_whose_channel_exists_does_not_create_it_again() -> None:
+    client = Scripted(["sucesso"], {"channels": ["general", "bots-1"]})
+    run_once(client, "bot-1", chosen=True, channel="bots-1")
+    assert [service for service, _ in client.asked] == ["channels", "publish"]
+    assert client.asked[-1][1]["channel"] == "bots-1"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from actors.chat_rules import Answer, ChatRules, Decision, Unsure, Write
+from actors.chat_rules import Answer, ChatRules, Decision, Unsure, WithOnline, Write
 from actors.roster import Roster
 from transport.protocol import (
     HISTORY_DEFAULT,
@@ -81,7 +81,13 @@ def test_login_refusals(rules: ChatRules, data: dict[str, Any]) -> None:
 
 def test_users_lists_every_known_user_sorted(rules: ChatRules) -> None:
     rules.apply(event("login", user="carl"))
-    assert decide(rules, "users", {}) == Answer({"users": ["ana", "bob", "carl"]})
+    assert decide(rules, "users", {}) == WithOnline({"users": ["ana", "bob", "carl"]})
+
+
+def test_who_and_users_are_answered_with_the_online_list(rules: ChatRules) -> None:
+    assert decide(rules, "who", {}) == WithOnline({"status": "OK"})
+    assert decide(rules, "who", {"user": "ana"}) == WithOnline({"status": "OK"})
+    assert decide(rules, "who", {"user": "bad name"}).data["status"] == "erro"  # type: ignore[union-attr]
 
 
 def test_channels_is_also_sent_under_users(rules: ChatRules) -> None:
@@ -314,12 +320,12 @@ def test_a_retried_private_message_is_answered_without_a_second_write(rules: Cha
 def test_users_and_channels_come_in_pages_and_the_plain_request_gets_the_first() -> None:
     many = ChatRules(users=Roster(f"u{i:05d}" for i in range(2500)), channels=Roster(["c"]))
     plain = decide(many, "users", {})
-    assert isinstance(plain, Answer)
+    assert isinstance(plain, WithOnline)
     assert len(plain.data["users"]) == LIST_PAGE and plain.data["more"] is True
     seen = list(plain.data["users"])
     while True:
         page = decide(many, "users", {"after": seen[-1], "limit": 700})
-        assert isinstance(page, Answer)
+        assert isinstance(page, WithOnline)
         seen += page.data["users"]
         if not page.data.get("more"):
             break

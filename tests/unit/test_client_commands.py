@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,9 @@ from actors.session import Unreachable
 from config.timing import Timing
 from roles import client_commands as cc
 from roles.client import LOGIN_ATTEMPTS, Shell, run
+from roles.client_state import ClientState
+from tests.support import wait_for
+from transport.fields import MAX_MESSAGE_CHARS
 from transport.protocol import Delivery
 
 TS = 1_700_000_000.5
@@ -39,7 +44,11 @@ def at(ts: float) -> str:
         ("/channels", cc.ListChannels()),
         ("/list", cc.ListChannels()),
         ("/users", cc.ListUsers()),
-        ("/who", cc.ListUsers()),
+        ("/who", cc.Who()),
+        ("/names", cc.ListUsers()),
+        ("/history more", cc.History(more=True)),
+        ("/window 2", cc.SwitchWindow(2)),
+        ("/w 12", cc.SwitchWindow(12)),
         ("/msg bob oi tudo bem?", cc.Msg("bob", "oi tudo bem?")),
         ("/msg bob   spaced   text ", cc.Msg("bob", "spaced   text")),
         ("/history", cc.History()),
@@ -216,6 +225,8 @@ class FakeChat:
         self.refuse: dict[str, str] = {}
         self.down = False
         self.closed = False
+        self.online: set[str] = set()
+        self.private: dict[str, list[dict[str, Any]]] = {}  # conversation with a peer
 
     def call(self, service: str, **data: Any) -> dict[str, Any]:
         self.calls.append((service, data))
@@ -245,7 +256,10 @@ class FakeChat:
         return {"channels": sorted(self.channels), "users": sorted(self.channels)}
 
     def _users(self, data: dict[str, Any]) -> dict[str, Any]:
-        return {"users": sorted(self.users)}
+        return {
+            "users": sorted(self.users),
+            **({"online": sorted(self.online)} if self.online else {}),
+        }
 
     def _publish(self, data: dict[str, Any]) -> dict[str, Any]:
         if data["channel"] not in self.channels:
@@ -260,23 +274,25 @@ class FakeChat:
 
     def _history(self, data: dict[str, Any]) -> dict[str, Any]:
         if "channel" in data:
-            return {
-                "status": "OK",
-                "messages": [p for p in self.posts if p["channel"] == data["channel"]],
-            }
+            found = [p for p in self.posts if p["channel"] == data["channel"]]
+        else:
+            found = self.private.get(data["peer"], [self._psst(data["user"])])
+        before = data.get("before_clock")
+        found = [p for p in found if before is None or p["clock"] < before]
+        return {"status": "OK", "messages": found[-data.get("limit", 50) :]}
+
+    def _psst(self, me: str, clock: int = 1, text: str = "psst") -> dict[str, Any]:
         return {
-            "status": "OK",
-            "messages": [
-                {
-                    "user": "bob",
-                    "src": "bob",
-                    "dst": data["user"],
-                    "message": "psst",
-                    "timestamp": TS,
-                    "clock": 1,
-                }
-            ],
+            "user": "bob",
+            "src": "bob",
+            "dst": me,
+            "message": text,
+            "timestamp": TS,
+            "clock": clock,
         }
+
+    def _who(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {"status": "OK", "online": sorted(self.online)}
 
     def subscribe(self, topic: str, on: bool = True) -> None:
         self.subs.append((topic, on))
@@ -316,11 +332,12 @@ def screen() -> Screen:
 
 
 @pytest.fixture
-def shell(screen: Screen) -> Shell:
-    sh = Shell(FakeChat, "tcp://fake:1", screen, FAST)
+def shell(screen: Screen) -> Iterator[Shell]:
+    sh = Shell(FakeChat, "tcp://fake:1", screen, FAST, keepalive=0)
     assert sh.login(lambda _: pytest.fail("asked for a name"), "ana")
     screen.take()
-    return sh
+    yield sh
+    sh.close()
 
 
 def fake(sh: Shell) -> FakeChat:
@@ -409,7 +426,9 @@ def test_posting(shell: Shell, screen: Screen) -> None:
     shell.handle_line("ola pessoal")
     assert chat.posts[-1]["message"] == "ola pessoal"
     assert chat.posts[-1]["user"] == "ana" and chat.posts[-1]["channel"] == "geral"
-    assert screen.take() == ""  # the post is shown when it comes back live
+    assert screen.take().endswith("#geral <ana> ola pessoal")  # shown once the server has it
+    shell.deliver(delivery(user="ana", message="ola pessoal", clock=7))
+    assert screen.take() == ""  # its delivery is not shown again
     chat.refuse["publish"] = "message too long"
     shell.handle_line("x")
     assert "not posted to #geral: message too long" in screen.text
@@ -518,9 +537,13 @@ def test_live_deliveries(shell: Shell, screen: Screen) -> None:
     shell.deliver(delivery(channel="other", topic="other"))
     shell.deliver(delivery("private", topic="ana", channel="", dst="ana", message="psst"))
     shell.deliver(delivery("private", topic="anabel", channel="", dst="anabel", message="no"))
-    assert screen.take().splitlines() == [
-        f"[{at(TS)}] #geral <bob> live!",
+    shell.deliver(delivery("private", topic="user:ana", channel="", dst="", message="other team"))
+    assert screen.take().splitlines()[-1] == f"[{at(TS)}] #geral <bob> live!"
+    assert shell.status_bar() == "1:status [2:#geral] 3:bob(2!)"  # the conversation waits
+    shell.handle_line("/window 3")
+    assert screen.take().splitlines()[-2:] == [
         f"[{at(TS)}] *private* <bob> psst",
+        f"[{at(TS)}] *private* <bob> other team",
     ]
 
 
@@ -571,3 +594,197 @@ def test_run_quits_on_quit_eof_and_ctrl_c(screen: Screen) -> None:
 
     run(connect, "tcp://fake:1", "", interrupted, screen, FAST)  # Ctrl-C at the name prompt
     assert made[-1].closed
+
+
+# ---- windows, scroll-back, presence, memory, other servers --------------------------------
+
+
+def test_join_of_an_open_window_switches_and_redraws_without_asking_again(
+    shell: Shell, screen: Screen
+) -> None:
+    chat = fake(shell)
+    cleared: list[int] = []
+    shell.clear = lambda: cleared.append(len(screen.lines))
+    shell.handle_line("/join geral")
+    shell.deliver(delivery(message="first"))
+    shell.handle_line("/join outro")
+    shell.deliver(delivery(message="while away", clock=8))
+    assert shell.status_bar() == "1:status 2:#geral(1) [3:#outro]"
+    calls = len(chat.calls)
+    screen.take()
+    shell.handle_line("/join geral")
+    assert len(chat.calls) == calls  # no request: the window was open
+    assert cleared and shell.current == "geral" and shell.prompt() == "ana@#geral> "
+    shown = screen.take()
+    assert "<bob> first" in shown and "<bob> while away" in shown  # its buffer, redrawn
+    assert "#outro" not in shown  # only the current window's lines
+    assert shell.status_bar() == "1:status [2:#geral] 3:#outro"
+    shell.handle_line("/window 7")
+    assert "no window 7" in screen.take()
+
+
+def test_a_mention_marks_its_window(shell: Shell) -> None:
+    shell.handle_line("/join geral")
+    shell.handle_line("/join outro")
+    shell.deliver(delivery(message="ana: look"))
+    shell.deliver(delivery(message="banana"))  # not a mention
+    assert shell.status_bar().split()[1] == "2:#geral(2!)"
+
+
+def test_a_conversation_window_sends_private_messages(shell: Shell, screen: Screen) -> None:
+    chat = fake(shell)
+    shell.deliver(delivery("private", topic="ana", channel="", dst="ana", message="oi ana"))
+    assert shell.status_bar() == "[1:status] 2:bob(1!)"
+    shell.handle_line("/window 2")
+    assert "*private* <bob> oi ana" in screen.take()
+    shell.handle_line("tudo bem?")
+    assert chat.calls[-1] == ("message", {"src": "ana", "dst": "bob", "message": "tudo bem?"})
+    assert "*private -> bob* <ana> tudo bem?" in screen.take()
+    shell.handle_line("/leave")  # closes the conversation's window
+    assert shell.status_bar() == "[1:status]"
+
+
+def test_my_post_is_shown_once_when_its_delivery_beats_the_reply(
+    shell: Shell, screen: Screen
+) -> None:
+    chat = fake(shell)
+    shell.handle_line("/join geral")
+    screen.take()
+    publish = chat._publish
+
+    def delivered_first(data: dict[str, Any]) -> dict[str, Any]:
+        reply = publish(data)
+        shell.deliver(delivery(user="ana", message=data["message"], clock=99))
+        return reply
+
+    chat._publish = delivered_first  # type: ignore[method-assign]
+    shell.handle_line("quick")
+    assert screen.take().count("<ana> quick") == 1
+
+
+def test_history_more_pages_back_with_before_clock(shell: Shell, screen: Screen) -> None:
+    chat = fake(shell)
+    day = 86_400
+    for clock in range(1, 31):  # ten posts a day earlier, then twenty
+        when = TS - day if clock <= 10 else TS
+        chat.posts.append(
+            {
+                "user": "bob",
+                "channel": "geral",
+                "message": f"m{clock}",
+                "timestamp": when,
+                "clock": clock,
+            }
+        )
+    shell.handle_line("/join geral")
+    first = screen.take()
+    assert "<bob> m11" in first and "<bob> m10" not in first
+    shell.handle_line("/history more")
+    assert chat.calls[-1] == (
+        "history",
+        {"channel": "geral", "limit": cc.HISTORY_LIMIT, "before_clock": 11},
+    )
+    older = screen.take().splitlines()
+    assert older[0] == "-- 10 older messages of #geral (/history more: before these)"
+    assert older[1] == time.strftime("--- %a %d %b %Y ---", time.localtime(TS - day))
+    assert older[2].endswith("<bob> m1") and older[-1].endswith("<bob> m10")
+    shell.handle_line("/history more")
+    assert screen.take() == "-- no older messages in #geral"
+
+
+def test_a_paste_over_the_message_limit_is_refused_before_sending(
+    shell: Shell, screen: Screen
+) -> None:
+    chat = fake(shell)
+    shell.handle_line("/join geral")
+    screen.take()
+    calls = len(chat.calls)
+    shell.handle_line("x" * (MAX_MESSAGE_CHARS + 1))
+    shell.handle_line("/msg bob " + "y" * (MAX_MESSAGE_CHARS + 1))
+    assert len(chat.calls) == calls
+    assert screen.take().count(f"the limit is {MAX_MESSAGE_CHARS}") == 2
+
+
+def test_who_and_the_online_mark_of_users(shell: Shell, screen: Screen) -> None:
+    chat = fake(shell)
+    chat.online = {"ana", "bob"}
+    shell.handle_line("/who")
+    assert chat.calls[-1] == ("who", {"user": "ana"})
+    assert screen.take() == "online (2): ana, bob"
+    shell.handle_line("/users")
+    assert screen.take() == "users (3): ana*, anabel, bob*  (* online)"
+    chat.refuse["who"] = "unknown service 'who'"
+    shell.handle_line("/who")
+    assert "/who failed: unknown service 'who'" in screen.take()
+
+
+def test_a_reply_without_status_or_payload_is_a_failure(shell: Shell, screen: Screen) -> None:
+    chat = fake(shell)
+    chat._history = lambda data: {}  # type: ignore[method-assign]
+    shell.handle_line("/history #geral")
+    assert "no history: the server's reply has no messages list" in screen.take()
+    chat._users = lambda data: {"status": "error", "message": "nope"}  # type: ignore[method-assign]
+    shell.handle_line("/users")
+    assert screen.take() == "/users failed: nope"
+    chat._publish = lambda data: {"timestamp": 1}  # type: ignore[method-assign]
+    shell.handle_line("/join geral")
+    screen.take()
+    shell.handle_line("oi")
+    assert "not posted to #geral: the server's reply has no status" in screen.take()
+
+
+def test_the_keep_alive_asks_who_as_me(screen: Screen) -> None:
+    sh = Shell(FakeChat, "tcp://fake:1", screen, FAST, keepalive=0.01)
+    try:
+        assert sh.login(script(), "ana")
+        wait_for(lambda: ("who", {"user": "ana"}) in fake(sh).calls, what="a keep-alive")
+    finally:
+        sh.close()
+
+
+def test_channels_and_what_came_while_away_are_remembered(screen: Screen, tmp_path: Path) -> None:
+    state = ClientState(tmp_path)
+    chats: list[FakeChat] = []
+
+    def connect(on_delivery: Any) -> FakeChat:
+        chats.append(FakeChat(on_delivery))
+        if len(chats) > 1:  # the cluster kept bob's messages while ana was away
+            chats[-1].private["bob"] = [chats[-1]._psst("ana", c, f"p{c}") for c in (5, 6, 7, 8)]
+        return chats[-1]
+
+    run(
+        connect,
+        "tcp://fake:1",
+        "ana",
+        script("/join geral", "/join dev", "/leave dev"),
+        screen,
+        FAST,
+        state=state,
+        keepalive=0,
+    )
+    first = chats[0]
+    first.on_delivery(delivery("private", topic="ana", channel="", dst="ana", clock=5))
+    screen.take()
+    run(connect, "tcp://fake:1", "ana", script(), screen, FAST, state=state, keepalive=0)
+    assert ("geral", True) in chats[1].subs and ("dev", True) not in chats[1].subs
+    back = screen.take()
+    assert "back in #geral" in back
+    assert "3 private messages from bob while you were away — /history bob" in back
+    run(connect, "tcp://fake:1", "ana", script(), screen, FAST, state=state, keepalive=0)
+    assert "while you were away" not in screen.take()  # told once
+
+
+def test_piped_input_after_a_refused_login_is_not_a_name(screen: Screen) -> None:
+    made: list[FakeChat] = []
+
+    def connect(on_delivery: Any) -> FakeChat:
+        made.append(FakeChat(on_delivery))
+        made[-1].refuse["login"] = "name taken"
+        return made[-1]
+
+    lines = script("ghost", "/quit")
+    assert not run(connect, "tcp://fake:1", "", lines, screen, FAST, interactive=False)
+    assert [c for c in made[-1].calls if c[0] == "login"] == [("login", {"user": "ghost"})]
+    assert "login as ghost refused: name taken" in screen.text
+    assert not run(connect, "tcp://fake:1", "", script("/quit"), screen, FAST, interactive=False)
+    assert "cannot start with /" in screen.text and not made[-1].calls

@@ -169,6 +169,14 @@ def test_replication_publications_round_trip(event: Event) -> None:
     assert protocol.parse_server_publication(topic, message) == Replicated(event)
 
 
+def test_events_of_origins_that_push_to_us_are_not_parsed_from_publications() -> None:
+    topic, message = protocol.replication_publication(EVENTS[2], timestamp=123.0)
+    origin = EVENTS[2].origin
+    assert protocol.parse_server_publication(topic, message, frozenset({origin})) is None
+    others = frozenset({"someone-else"})
+    assert protocol.parse_server_publication(topic, message, others) == Replicated(EVENTS[2])
+
+
 def test_replication_publication_is_the_shared_contract() -> None:
     _, message = protocol.replication_publication(EVENTS[2], timestamp=123.0)
     record = {

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pyte
 import pytest
 
 from actors.base import Node
@@ -186,6 +187,18 @@ def test_history_returns_posts_in_order(peers: Callable[[str], Peer]) -> None:
     assert [m["message"] for m in conversation] == ["private 1", "private 2"]
 
 
+def test_who_lists_the_users_of_the_last_30_s(peers: Callable[[str], Peer]) -> None:
+    ana, watcher = peers(unique("ana")), peers(unique("watcher"))
+    # ana's login may have reached another replica: the tables meet within one exchange
+    reply = wait_for(
+        lambda: (r := watcher.client.who())["status"] == "OK" and ana.user in r["online"] and r,
+        timeout=10,
+        what=f"{ana.user} online",
+    )
+    assert watcher.user in reply["online"]  # a `who` with a user is its keep-alive
+    assert reply["online"] == sorted(reply["online"])
+
+
 def test_a_dead_broker_raises_unreachable_quickly() -> None:
     quick = Timing(request_timeout=0.1, request_retries=1)
     client = ChatClient(
@@ -224,7 +237,7 @@ def test_the_shell_gives_up_on_a_dead_cluster_and_closes() -> None:
         raise AssertionError(f"asked {prompt!r} although the cluster is down")
 
     started = time.monotonic()
-    run(connect, broker, "ana", read, lines.append, quick)
+    assert not run(connect, broker, "ana", read, lines.append, quick)
     assert time.monotonic() - started < 10
     assert f"cluster unreachable at {broker}, retrying (1/{LOGIN_ATTEMPTS - 1})..." in lines
     assert lines[-2:] == [f"cluster unreachable at {broker}: giving up", "bye"]
@@ -238,6 +251,18 @@ ANSI = re.compile(
     r"|\][^\x07\x1b]*(\x07|\x1b\\)"  # OSC: window title
     r"|[()][0-9A-Za-z]|[=>78])"  # charset and keypad modes
 )
+
+
+class Display(pyte.Screen):
+    """What the terminal shows now; it answers the program's cursor-position queries as a
+    terminal does (prompt_toolkit draws its bottom toolbar only once it knows the height)."""
+
+    def __init__(self, columns: int, lines: int, answer: Callable[[str], object]) -> None:
+        super().__init__(columns, lines)
+        self.answer = answer
+
+    def write_process_input(self, data: str) -> None:
+        self.answer(data)
 
 
 class Terminal:
@@ -257,6 +282,8 @@ class Terminal:
         )
         os.close(slave)
         self.raw = b""
+        self.display = Display(160, 40, lambda answer: os.write(self.master, answer.encode()))
+        self._feed = pyte.ByteStream(self.display)
 
     @property
     def screen(self) -> str:
@@ -271,7 +298,18 @@ class Terminal:
         except OSError:  # EIO: the other side closed
             return False
         self.raw += chunk
+        self._feed.feed(chunk)
         return bool(chunk)
+
+    def shown(self, text: str, deadline: float = DEADLINE) -> list[str]:
+        """Wait until a line of the terminal as it looks now holds `text`; its lines."""
+        end = time.monotonic() + deadline
+        while not any(text in line for line in self.display.display):
+            if time.monotonic() > end:
+                lines = "\n".join(line.rstrip() for line in self.display.display)
+                raise AssertionError(f"{text!r} not on the terminal; it shows:\n{lines}")
+            self._pump(0.1)
+        return [line.rstrip() for line in self.display.display]
 
     def expect(self, text: str, deadline: float = DEADLINE, after: int = 0) -> int:
         """Wait until `text` is on screen (past offset `after`); returns where it ends."""
@@ -314,7 +352,6 @@ def terminal(cluster: Topology, tmp_path: Path) -> Iterator[Callable[..., Termin
         env = {
             **os.environ,
             "TERM": "xterm-256color",
-            "PROMPT_TOOLKIT_NO_CPR": "1",
             "PYTHONUNBUFFERED": "1",
         }
         args = [
@@ -325,6 +362,7 @@ def terminal(cluster: Topology, tmp_path: Path) -> Iterator[Callable[..., Termin
             f"--broker={cluster.broker}",
             f"--proxy-sub={cluster.proxy_sub}",
             f"--log-file={tmp_path / 'client.jsonl'}",
+            f"--keys-home={tmp_path / 'home'}",  # where it remembers channels
             *extra,
         ]
         opened.append(Terminal(args, env))
@@ -356,9 +394,23 @@ def test_bbs_client_in_a_terminal(
     dora = peers(unique("dora"))
     dora.ok("publish", user=dora.user, channel=channel, message="oi carla")
     mark = term.expect(f"#{channel} <{dora.user}> oi carla", after=mark)
+    prompt = f"{me}@#{channel}>"
+    lines = term.shown(f"#{channel} <{dora.user}> oi carla")
+    assert not any(prompt in line and "oi carla" in line for line in lines)  # never on the prompt
+    # A private message opens a window of its own: the status bar counts it, Alt-3 shows it.
     dora.ok("message", src=dora.user, dst=me, message="so pra voce")
-    mark = term.expect(f"*private* <{dora.user}> so pra voce", after=mark)
-    term.expect(f"{me}@#{channel}>", after=mark)
+    lines = term.shown(f"1:status [2:#{channel}] 3:{dora.user}(1!)")
+    assert lines[-1].strip().startswith("1:status")  # the bar is the bottom line
+    assert not any("so pra voce" in line for line in lines)
+    term.type("\x1b3")
+    lines = term.shown(f"1:status 2:#{channel} [3:{dora.user}]")
+    term.shown(f"*private* <{dora.user}> so pra voce")
+    term.type("/window 2\r")
+    term.shown(f"1:status [2:#{channel}] 3:{dora.user}")
+    lines = term.shown(f"#{channel} <{dora.user}> oi carla")  # its buffer, redrawn
+    assert not any("so pra voce" in line for line in lines)  # only this window's lines
+    mark = len(term.screen)
+    term.expect(f"{me}@#{channel}>", after=mark - 200)
 
     term.type(f"/msg nobody-{me} hello\r")
     mark = term.expect(f"message to nobody-{me} not sent: unknown user", after=mark)
