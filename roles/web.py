@@ -160,6 +160,10 @@ class BrowserSession:
                     "(open another connection for another user)"
                 )
             return ""
+        if service in browser.NAMES_ASKER:
+            if self.user:  # keeps the user online (presence) where the cluster counts it
+                data["user"] = self.user
+            return ""
         if service not in browser.AS_USER or (service == Service.HISTORY and "peer" not in data):
             return ""  # a channel's history is anyone's to read
         if not self.user:

@@ -49,7 +49,7 @@ class Gateway:
         self.delivered = 0
         self.pump = Pump.start(node, curve)
         try:
-            self.pump.subscriber(SUB, proxy_sub, [], self._on_publication)
+            self.pump.subscriber_batches(SUB, proxy_sub, [], self._on_publications)
             self.pump.ready()
         except BaseException:
             self.pump.stop()
@@ -76,18 +76,20 @@ class Gateway:
         elif not on and self.book.remove(session, topic, private):
             self.pump.subscribe(SUB, topic, False)
 
-    def _on_publication(self, publication: Publication) -> None:
-        self.loop.call_soon_threadsafe(self._fan_out, publication)
+    def _on_publications(self, batch: list[Publication]) -> None:
+        """What one round of the pump read: one hand-over to the event loop."""
+        self.loop.call_soon_threadsafe(self._fan_out, batch)
 
-    def _fan_out(self, publication: Publication) -> None:
-        delivery = protocol.parse_delivery(publication.topic, publication.message)
-        readers = self.book.readers(publication.topic, delivery.kind == "private")
-        if not readers:
-            return  # a longer topic the prefix match let through, or one nobody reads now
-        frame = text_frame(delivery_frame(delivery))  # encoded once for every reader
-        for session in readers:
-            self.sessions[session](frame)
-        self.delivered += len(readers)
+    def _fan_out(self, batch: list[Publication]) -> None:
+        for publication in batch:
+            delivery = protocol.parse_delivery(publication.topic, publication.message)
+            readers = self.book.readers(publication.topic, delivery.kind == "private")
+            if not readers:
+                continue  # a longer topic the prefix match let through, or nobody reads it now
+            frame = text_frame(delivery_frame(delivery))  # encoded once for every reader
+            for session in readers:
+                self.sessions[session](frame)
+            self.delivered += len(readers)
 
     # ---- requests -----------------------------------------------------------------------
 

@@ -31,10 +31,13 @@ FORWARDED: dict[str, tuple[str, ...]] = {
     Service.PUBLISH: ("channel", "message", "request_id"),
     Service.MESSAGE: ("dst", "message", "request_id"),
     Service.HISTORY: ("channel", "peer", "limit", "before_clock"),
+    Service.WHO: (),
 }
 # Services that act as the logged-in user (`history` of a private conversation): refused
 # before a login.
 AS_USER = frozenset({Service.PUBLISH, Service.MESSAGE, Service.HISTORY})
+# Services that name who asks when a user is logged in (the cluster's presence counts it).
+NAMES_ASKER = frozenset({Service.USERS, Service.WHO, Service.CHANNEL})
 
 
 @dataclass(frozen=True)

@@ -214,6 +214,14 @@ async function loadUsers() {
   renderLists();
 }
 
+async function loadOnline() {
+  const data = await request("who", {});
+  if (!Array.isArray(data.online)) return;
+  state.online = new Set(data.online);
+  for (const name of data.online) if (!state.users.includes(name)) state.users.push(name);
+  renderLists();
+}
+
 async function join(name) {
   const ch = state.channels.get(name) || { joined: false, unread: 0 };
   state.channels.set(name, ch);
@@ -593,9 +601,15 @@ function setup() {
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape") closeMenu();
   });
+  // Presence: a user is online while a request named them in the last 30 s; `who` every
+  // 20 s keeps this one online and refreshes the dots (a cluster without `who` refuses it:
+  // then the people list is refreshed and shows no dots).
+  setInterval(() => {
+    if (state.loggedIn && state.open) loadOnline().catch(() => {});
+  }, 20000);
   setInterval(() => {
     if (state.loggedIn && state.open && !document.hidden) loadUsers().catch(() => {});
-  }, 30000);
+  }, 60000);
   connect();
 }
 

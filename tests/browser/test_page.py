@@ -127,6 +127,8 @@ def test_two_users_chat_live_page_back_and_survive_a_gateway_restart(tmp_path, c
         # Unread count while bob looks at another channel; a private conversation.
         say(alice, "are you there?")
         wait_for(lambda: unread(bob, '[data-channel="plaza"]') == "1", what="plaza unread 1")
+        online = '#user-list [data-user="bob"] .dot.on'  # presence: bob is online
+        wait_for(lambda: alice.find_elements(By.CSS_SELECTOR, online), what="bob's online dot")
         side_button(alice, '#user-list [data-user="bob"]').click()
         wait_for(lambda: by_id(alice, "title").text == "Conversation with bob")
         say(alice, "a secret for bob")

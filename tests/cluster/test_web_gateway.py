@@ -101,6 +101,10 @@ def test_requests_act_as_the_logged_in_user_and_posts_arrive_live(web):
         await ana.until(lambda: ana.deliveries)
         assert ana.deliveries[0]["message"]["user"] == "bob"
         assert ana.deliveries[0]["message"]["kind"] == "private"
+        who = await bob.call("who", user="mallory")  # asks as bob, whatever it says
+        assert {"ana", "bob"} <= set(who["data"]["online"])
+        assert "mallory" not in who["data"]["online"]
+        assert {"ana", "bob"} <= set((await ana.call("users"))["data"]["online"])
         history = await ana.call("history", peer="bob")
         assert [m["message"] for m in history["data"]["messages"]] == ["psst"]
         page = await bob.call("history", channel="lobby", limit=1)
