@@ -2,7 +2,7 @@
 
 Starts everything it needs on free loopback ports (a throw-away data directory), drives
 load with its own protocol-speaking clients, prints a table, writes <out>/results.json and
-PNG plots. Suites: ceiling, publish, lag, fanout, recovery, history, memory, endurance.
+PNG plots. Suites: ceiling, publish, lag, fanout, recovery, history, memory, endurance, web.
 """
 
 from __future__ import annotations
@@ -21,9 +21,20 @@ from bench.meta import describe, loadavg
 from bench.targets import evaluate
 from transport import keys
 
-SUITES = ("ceiling", "publish", "lag", "fanout", "recovery", "history", "memory", "endurance")
+SUITES = (
+    "ceiling",
+    "publish",
+    "lag",
+    "fanout",
+    "recovery",
+    "history",
+    "memory",
+    "endurance",
+    "web",
+)
 LEVELS = (1, 8, 32)
 FANOUT = (1, 10, 100)
+WEB_SESSIONS, WEB_RATE = 500, 50.0  # browsers on the gateway, posts/s to their channel
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 
 
@@ -109,7 +120,7 @@ def _selected(only: str) -> set[str]:
 
 def run(ns: argparse.Namespace, work: Path) -> dict[str, Any]:
     # the suites need the bench extra (psutil): imported here, so --help works without it
-    from bench import bigstore, ceiling, endurance, fanout, publish, recovery
+    from bench import bigstore, ceiling, endurance, fanout, publish, recovery, web
 
     suites = _selected(ns.only)
     quick = ns.quick
@@ -156,6 +167,11 @@ def run(ns: argparse.Namespace, work: Path) -> dict[str, Any]:
         print(f"history and memory: a store of {messages:,} messages", flush=True)
         big = bigstore.run(messages, duration, warmup, work, profile_dir=profile_dir)
         res.update({k: v for k, v in big.items() if k in suites})
+    if "web" in suites:
+        print(
+            f"web: {WEB_SESSIONS} WebSocket sessions on bbs web, {WEB_RATE:g} posts/s", flush=True
+        )
+        res["web"] = web.run(WEB_SESSIONS, WEB_RATE, max(duration, 5.0), work)
     res["meta"]["seconds"] = round(time.monotonic() - started, 1)
     res["meta"]["loadavg_end"] = loadavg()
     res["targets"] = evaluate(res)

@@ -83,6 +83,10 @@ def _rss(res: dict[str, Any]) -> float | None:
     return res.get("memory", {}).get("rss_peak_mb")
 
 
+def _web(res: dict[str, Any]) -> float | None:
+    return res.get("web", {}).get("latency", {}).get("p99_ms")
+
+
 TARGETS = (
     Target("throughput", "3-replica publish at 32 clients vs ceiling", 25.0, "%", True, _ratio(3)),
     Target("stretch", "  stretch goal", 40.0, "%", True, _ratio(3)),
@@ -104,6 +108,7 @@ TARGETS = (
     Target("history_p99", "history p99 (newest page, 1 client)", 5.0, "ms", False, _history),
     Target("catchup", "catch-up rate of a restarted replica", 20000.0, "ev/s", True, _catchup),
     Target("rss", "server peak RSS with the big store", 200.0, "MB", False, _rss),
+    Target("web_p99", "web delivery p99, 500 sessions, 50 posts/s", 100.0, "ms", False, _web),
 )
 
 

@@ -114,6 +114,7 @@ PASSWORD_FILE = _opt(
     "--password-file", "", "client: file holding the password (claims the name if it is free)"
 )
 KEYS_HOME = _opt("--keys-home", "", "client: folder of the account key pairs (~/.config/bbs)")
+LISTEN = _opt("--listen", "127.0.0.1:8080", "web: HOST:PORT the page and its WebSocket listen on")
 BOT_INTERVAL = _opt("--bot-interval", 5.0, "bot: seconds between messages", float)
 CHANNEL = _opt(
     "--channel", "", "bot: post only in this channel (created if new); empty: any channel"
@@ -143,6 +144,7 @@ ROLE_OPTIONS: dict[str, tuple[Option, ...]] = {
     ),
     "client": (BROKER, PROXY_SUB, USER, PASSWORD_FILE, KEYS_HOME, SERVER_KEY, KEYS),
     "bot": (BROKER, PROXY_SUB, USER, BOT_INTERVAL, CHANNEL, SERVER_KEY, KEYS),
+    "web": (BROKER, PROXY_SUB, LISTEN, SERVER_KEY, KEYS),
 }
 
 

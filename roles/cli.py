@@ -91,6 +91,18 @@ def run_bot(ns: argparse.Namespace) -> None:
     run_until_signal(assembly)
 
 
+def run_web(ns: argparse.Namespace) -> None:
+    from roles import web
+    from roles.secure import client_curve
+
+    try:
+        listen = web.parse_listen(ns.listen)
+    except ValueError as exc:
+        sys.exit(f"bbs web: {exc}")
+    node = _node("web", ns)
+    web.serve(ns, node, listen, client_curve(ns.broker, ns.server_key, ns.keys))
+
+
 def run_client(ns: argparse.Namespace) -> None:
     from roles import client
 
@@ -109,6 +121,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], None]] = {
     "server": run_server,
     "client": run_client,
     "bot": run_bot,
+    "web": run_web,
 }
 
 

@@ -1,12 +1,12 @@
 """`bbs up`: the whole topology as local processes (broker, proxy, reference, servers, bots).
 
 Ports from --base-port N: broker N (clients) and N+1 (servers), proxy N+2 (XSUB) and N+3
-(XPUB), reference N+4, server i's server-to-server port N+5+i. Every port is checked before
-anything starts; the broker, proxy and reference must be up before a server or bot starts, so
-a cluster that cannot start whole never joins another one on this machine. Each process logs
-JSON lines to <data-dir>/logs/<name>.jsonl, and whatever it writes to stderr before its
-logging starts (a crash at start-up) to <name>.stderr. Bot i logs in as bot-i and posts only
-in its own channel bots-i.
+(XPUB), reference N+4, server i's server-to-server port N+5+i; the page for browsers (bbs web)
+on --web-port. Every port is checked before anything starts; the broker, proxy and reference
+must be up before a server or bot starts, so a cluster that cannot start whole never joins
+another one on this machine. Each process logs JSON lines to <data-dir>/logs/<name>.jsonl,
+and whatever it writes to stderr before its logging starts (a crash at start-up) to
+<name>.stderr. Bot i logs in as bot-i and posts only in its own channel bots-i.
 """
 
 from __future__ import annotations
@@ -44,7 +44,10 @@ SECURE = Option(
     "secure mode: keys under DATA_DIR/keys (made if missing); clients stay plain",
     bool,
 )
-UP_OPTIONS = (BASE_PORT, DATA_DIR, SERVERS, BOTS, BOT_INTERVAL, SECURE)
+WEB_PORT = Option(
+    "--web-port", "BBS_WEB_PORT", 8080, "the page for browsers (bbs web); 0: none", int
+)
+UP_OPTIONS = (BASE_PORT, DATA_DIR, SERVERS, BOTS, BOT_INTERVAL, SECURE, WEB_PORT)
 
 
 def _bindable(port: int) -> bool:
@@ -113,6 +116,7 @@ class Topology:
     extra_env: dict[str, str] = field(default_factory=dict)
     clock_skews: tuple[float, ...] = ()
     keys: Path | None = None  # secure mode: every infrastructure role gets --keys
+    web_port: int = 0  # `bbs web` on this port (0: no web gateway)
 
     @property
     def secure(self) -> list[str]:
@@ -139,7 +143,12 @@ class Topology:
         return [(self.base_port + offset, what) for offset, what in enumerate(named)]
 
     def busy_ports(self) -> list[tuple[int, str]]:
-        return [(port, what) for port, what in self.ports() if not _bindable(port)]
+        web = [(self.web_port, "web (browsers)")] if self.web_port else []
+        return [(port, what) for port, what in [*self.ports(), *web] if not _bindable(port)]
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.host}:{self.web_port}/"
 
     def commands(self) -> list[tuple[str, list[str]]]:
         """(process name, bbs arguments) in start order."""
@@ -189,6 +198,9 @@ class Topology:
                     ],
                 )
             )
+        if self.web_port:
+            web = ["web", f"--broker={self.broker}", f"--proxy-sub={self.proxy_sub}"]
+            out.append(("web", [*web, f"--listen={self.host}:{self.web_port}"]))
         return out
 
     def server_args(self, i: int) -> list[str]:
@@ -355,6 +367,8 @@ def _banner(cluster: Cluster) -> None:
     print(f"BBS cluster up: {topology.servers} servers, {topology.bots} bots")
     for port, what in topology.ports():
         print(f"  {what:18} tcp://{topology.host}:{port}")
+    if topology.web_port:
+        print(f"  web (browsers)     {topology.web_url}")
     print(f"  logs               {cluster.log_dir}/")
     if topology.keys is not None:
         print(f"  keys (secure mode) {topology.keys}/")
@@ -379,7 +393,10 @@ def main(argv: list[str]) -> None:
     base_port = _base_port(p, ns.base_port, ns.servers)
     if ns.base_port == AUTO:
         print(f"--base-port auto: {base_port}")
+    if not 0 <= ns.web_port <= 65535:
+        p.error(f"--web-port {ns.web_port} is not a port (0: no web gateway)")
     topology = Topology(
+        web_port=ns.web_port,
         base_port=base_port,
         servers=ns.servers,
         bots=ns.bots,
@@ -395,7 +412,7 @@ def main(argv: list[str]) -> None:
     except PortsBusy as exc:
         sys.exit(
             f"bbs up: {exc}; nothing was started. Stop what holds it, or choose other "
-            f"ports: --base-port N or --base-port {AUTO}"
+            f"ports: --base-port N or --base-port {AUTO} (the page: --web-port N, or 0)"
         )
     except StartFailed as exc:
         sys.exit(f"bbs up: {exc}; every process it had started was stopped")

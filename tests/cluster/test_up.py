@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 
 import psutil
 import pytest
@@ -16,7 +17,8 @@ from tests.support import RawClient, free_base_port, wait_for
 pytestmark = pytest.mark.cluster
 
 
-def test_bbs_up_serves_bots_traffic_and_stops_every_process(tmp_path):
+def test_bbs_up_serves_bots_traffic_and_the_page_and_stops_every_process(tmp_path):
+    web = free_base_port(1)
     children: list[psutil.Process] = []
     up = subprocess.Popen(
         [
@@ -27,6 +29,7 @@ def test_bbs_up_serves_bots_traffic_and_stops_every_process(tmp_path):
             "--base-port=auto",
             f"--data-dir={tmp_path}",
             "--bot-interval=0.1",
+            f"--web-port={web}",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -38,12 +41,20 @@ def test_bbs_up_serves_bots_traffic_and_stops_every_process(tmp_path):
         base = int(chosen.split(":")[1])
         banner = wait_for(lambda: up.stdout.readline(), what="banner")
         assert "BBS cluster up: 3 servers, 2 bots" in banner
+        url = f"http://127.0.0.1:{web}/"
+        line = wait_for(
+            lambda: (text := up.stdout.readline()) and "web (browsers)" in text and text,
+            what="the web line",
+        )
+        assert url in line
         children = wait_for(
             lambda: (
-                len(psutil.Process(up.pid).children()) == 8 and psutil.Process(up.pid).children()
+                len(psutil.Process(up.pid).children()) == 9 and psutil.Process(up.pid).children()
             ),
-            what="8 processes",
+            what="9 processes",
         )
+        page = wait_for(lambda: urllib.request.urlopen(url, timeout=1).read(), what="the page")
+        assert b"/static/app.js" in page
         client = RawClient(f"tcp://127.0.0.1:{base}")
 
         def bots_posted() -> bool:
@@ -64,7 +75,7 @@ def test_bbs_up_serves_bots_traffic_and_stops_every_process(tmp_path):
         assert not alive, f"orphans: {alive}"
         logs = sorted(p.name for p in (tmp_path / "logs").glob("*.jsonl"))
         crashes = {p.name: p.read_text() for p in (tmp_path / "logs").glob("*.stderr")}
-        assert len(crashes) == 8 and set(crashes.values()) == {""}
+        assert len(crashes) == 9 and set(crashes.values()) == {""}
         assert logs == [
             "bot-0.jsonl",
             "bot-1.jsonl",
@@ -74,6 +85,7 @@ def test_bbs_up_serves_bots_traffic_and_stops_every_process(tmp_path):
             "server-0.jsonl",
             "server-1.jsonl",
             "server-2.jsonl",
+            "web.jsonl",
         ]
     finally:
         if up.poll() is None:

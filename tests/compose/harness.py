@@ -25,7 +25,7 @@ import msgpack
 import zmq
 
 from ops.table import table
-from tests.support import wait_for
+from tests.support import free_base_port, wait_for
 from transport import sockets
 from transport.keys import ClusterKeys, KeyPair
 
@@ -530,4 +530,5 @@ def default_env(project: str) -> dict[str, str]:
     env["COMPOSE_PROJECT_NAME"] = project
     env.setdefault("BBS_SUBNET", "10.149.0.0/24")
     env.setdefault("BBS_BOT_INTERVAL", "0.5")
+    env["BBS_WEB_PORT"] = str(free_base_port(1))  # two deployments may be up at once
     return env
