@@ -63,7 +63,6 @@ def run_server(ns: argparse.Namespace) -> None:
 
     node = _node("server", ns)
     node.clock.skew = ns.clock_skew
-    sys.setswitchinterval(server.GIL_SWITCH_INTERVAL)
     run_until_signal(server.build(server_settings(ns), node))
 
 

@@ -22,12 +22,6 @@ from transport.pump import Pump
 
 log = structlog.get_logger()
 
-# A thread woken by a message waits for the GIL until the thread holding it blocks or the
-# switch interval ends it (default 5 ms); on the write path every actor hop can wait so.
-# Measured on the 3-replica publish (README, Performance): 1 ms instead of 5 ms raised
-# throughput and lowered p99 in every interleaved pair.
-GIL_SWITCH_INTERVAL = 0.001
-
 
 def build(settings: ServerSettings, node: Node | None = None) -> Assembly:
     """Start a server; if any part fails (a port in use...), stop what started and raise."""
