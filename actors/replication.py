@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -27,7 +27,6 @@ from actors.messages import (
     Appended,
     Applied,
     Backlogged,
-    LocalWrite,
     LocalWrites,
     Membership,
     NewWrites,
@@ -47,7 +46,7 @@ from actors.replication_log import Acknowledgement, AckTracker, ReplicaHeads
 from actors.routes import Routes
 from transport import protocol
 from transport.port import PUB, Call, Outgoing, Transport
-from transport.protocol import Event, Peer, PushRequest, Replicated, Service, SyncRequest
+from transport.protocol import Event, Peer, PushRequest, Service, SyncRequest
 
 VIA = {PeerPush: "peer", SyncStep: "sync", SeenPublished: "pub"}  # events_applied's `via`
 
@@ -121,10 +120,6 @@ class ReplicationActor(BaseActor):
         self._check_acks()
 
     # ---- local writes -----------------------------------------------------------------
-
-    @handles(LocalWrite)
-    def _local_write(self, w: LocalWrite) -> None:
-        self._new_writes(NewWrites((w,)))
 
     @handles(NewWrites)
     def _new_writes(self, batch: NewWrites) -> None:
@@ -273,19 +268,12 @@ class ReplicationActor(BaseActor):
         else:
             self.transport.reply(p.inbound, protocol.push_reply(self.durable_heads))
 
-    @handles(Replicated)
-    def _replicated(self, r: Replicated) -> None:
-        self._published([r.event])
-
     @handles(PublishedEvents)
-    def _published_events(self, p: PublishedEvents) -> None:
-        self._published(p.events)
-
-    def _published(self, events: Iterable[Event]) -> None:
+    def _published(self, p: PublishedEvents) -> None:
         # Our peers push their events (acknowledged, in order, in batches); the publication
         # only matters for origins that do not push to us.
         me = self.node.name
-        theirs = [e for e in events if e.origin != me and e.origin not in self.peers]
+        theirs = [e for e in p.events if e.origin != me and e.origin not in self.peers]
         if not theirs:
             return
         take, gaps = self.replica.accept(theirs)

@@ -19,6 +19,7 @@ from actors.messages import (
     LocalWrites,
     Membership,
     NewWrites,
+    PublishedEvents,
     RefreshThenRetry,
     SeenPublished,
     SyncStep,
@@ -68,7 +69,13 @@ class Replication:
         routes.add("replication", self.ref)
 
     def tell(self, *messages: Any) -> None:
+        """Tell each message as the other actors send it: a LocalWrite as a batch of one
+        (NewWrites), a Replicated publication as the graph's PublishedEvents."""
         for message in messages:
+            if isinstance(message, LocalWrite):
+                message = NewWrites((message,))
+            elif isinstance(message, Replicated):
+                message = PublishedEvents((message.event,))
             self.ref.tell(message)
         barrier(self.ref)
 
