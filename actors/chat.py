@@ -240,7 +240,6 @@ class ChatActor(BaseActor):
         for done in message.done:
             self._write_done(done)
 
-    @handles(WriteDone)
     def _write_done(self, message: WriteDone) -> None:
         inbound, write = self.waiting.pop(message.token)
         self.rules.apply(message.event)

@@ -11,7 +11,7 @@ from structlog.testing import capture_logs
 
 from actors.base import Node
 from actors.chat import ChatActor
-from actors.messages import ClientRequest, LocalWrite, WriteDone
+from actors.messages import ClientRequest, LocalWrite, WriteDone, WritesDone
 from actors.passwords import PasswordActor
 from actors.rate_limit import DEFAULT_SHARE, FairShare
 from actors.routes import Routes
@@ -53,7 +53,7 @@ class Chat:
         write = self.replication.messages[-1]
         self.seq += 1
         event = Event("a", self.seq, 40 + self.seq, write.op, timestamp=1.0, **write.fields)
-        self.chat.tell(WriteDone(write.token, event))
+        self.chat.tell(WritesDone((WriteDone(write.token, event),)))
         barrier(self.chat)
         return write
 

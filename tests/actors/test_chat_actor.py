@@ -54,6 +54,9 @@ class Chat:
         return inbound
 
     def tell(self, message: Any) -> None:
+        """Tell `message` as replication sends it: a WriteDone in a batch of one."""
+        if isinstance(message, WriteDone):
+            message = WritesDone((message,))
         self.ref.tell(message)
         barrier(self.ref, self.presence)
 
