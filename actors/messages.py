@@ -64,11 +64,6 @@ class Appended:
 
 
 @dataclass(frozen=True)
-class Flush:
-    """Commit what has been queued (group commit)."""
-
-
-@dataclass(frozen=True)
 class HistoryQuery:
     """Answer `inbound` from the stored history."""
 

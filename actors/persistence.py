@@ -14,7 +14,7 @@ from pathlib import Path
 
 from actors.base import BaseActor, Node, handles
 from actors.event_store import EventStore, Stored, move_aside
-from actors.messages import Append, Appended, Flush, HistoryQuery
+from actors.messages import Append, Appended, HistoryQuery
 from transport import protocol
 from transport.port import Transport
 from transport.protocol import Event, StoreLimitRequest, SyncRequest
@@ -97,10 +97,6 @@ class PersistenceActor(BaseActor):
     def after_message(self) -> None:
         if self.queued and (self.actor_inbox.empty() or self.waiting >= MAX_GROUP):
             self._flush()
-
-    @handles(Flush)
-    def _on_flush(self, _: Flush) -> None:
-        self._flush()
 
     def _flush(self) -> None:
         if not self.queued or self.store is None:

@@ -10,10 +10,10 @@ from structlog.testing import capture_logs
 
 from actors.base import Node
 from actors.event_store import OUT_OF_SEQUENCE
-from actors.messages import Append, Appended, Flush, HistoryQuery
+from actors.messages import Append, Appended, HistoryQuery
 from actors.pages import PAGE_BYTES, encoded_size
 from actors.persistence import PersistenceActor
-from tests.fakes import FakeTransport, Mailbox, make_inbound
+from tests.fakes import FakeTransport, Mailbox, barrier, make_inbound
 from transport import protocol
 from transport.codec import MAX_FRAME_BYTES
 from transport.fields import MAX_MESSAGE_CHARS
@@ -37,7 +37,7 @@ class Store:
 
     def append(self, *events: Event, tag: object = "t") -> None:
         self.ref.tell(Append(events, tag))
-        self.ref.ask(Flush(), timeout=5)  # behind the Append: returns once it is committed
+        barrier(self.ref)  # the mailbox is empty behind the Append: it is committed
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_an_event_claimed_twice_in_one_commit_is_new_for_the_first_append_only(
 ) -> None:
     store.ref.tell(Append((post("b", 1, 1),), "push"))
     store.ref.tell(Append((post("b", 1, 1), post("b", 2, 2)), "sync"))
-    store.ref.ask(Flush(), timeout=5)
+    barrier(store.ref)
     assert [(m.tag, m.fresh) for m in store.appended.messages] == [
         ("push", (post("b", 1, 1),)),
         ("sync", (post("b", 2, 2),)),
@@ -116,7 +116,7 @@ def test_a_bad_store_limit_is_refused(value: object) -> None:
 def test_appends_committed_together_are_reported_each_to_its_own_tag(store: Store) -> None:
     for seq in range(1, 6):
         store.ref.tell(Append((post("a", seq, seq),), seq))
-    store.ref.ask(Flush(), timeout=5)
+    barrier(store.ref)
     assert [(m.tag, [e.seq for e in m.fresh]) for m in store.appended.messages] == [
         (seq, [seq]) for seq in range(1, 6)
     ]
