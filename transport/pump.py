@@ -88,14 +88,6 @@ class Reply:
 
 
 @dataclass(frozen=True)
-class Publish:
-    key: str
-    topic: str
-    message: dict[str, Any]
-    clock: int | None
-
-
-@dataclass(frozen=True)
 class SendBatch:
     """Replies and publications of one batch, sent in one pump command."""
 
@@ -377,8 +369,8 @@ class PumpActor(BaseActor):
 
     # ---- publications -------------------------------------------------------------------
 
-    @handles(Publish)
-    def _publish(self, command: Publish | Outgoing) -> None:
+    @handles(Outgoing)
+    def _publish(self, command: Outgoing) -> None:
         stamp = command.clock if command.clock is not None else self.node.lamport.tick()
         body = codec.stamped_publication(command.message, stamp)
         self._named[command.key].send_multipart([command.topic.encode(), codec.pack(body)])
@@ -562,7 +554,7 @@ class Pump:
     def publish(
         self, key: str, topic: str, message: dict[str, Any], clock: int | None = None
     ) -> None:
-        self._tell(Publish(key, topic, message, clock))
+        self._tell(Outgoing(key, topic, message, clock))
 
     def request(self, call: Call, on_done: Callable[[Response], None]) -> None:
         """Send `call` with retries; `on_done` gets the Response (in the pump's thread, so
