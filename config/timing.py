@@ -38,6 +38,12 @@ class Timing:
     refused_push_retry: float = 0.5  # a peer that could not store a push (disk full) rests
     catchup_batch: int = 5000
     startup_catchup_timeout: float = 3.0
+    # A server serves clients no sooner than this after its publisher connected to the proxy:
+    # subscribers come back to a restarted proxy within their reconnect interval (at most 1 s
+    # with transport.sockets.configure), and a publication made before they are back is lost
+    # to them (ZeroMQ's slow joiner) -- after a whole cluster restarts, a post held by a
+    # client would be stored but never delivered live.
+    publisher_warmup: float = 1.2
     # Presence: how often replicas exchange who they heard from (actors/presence.py).
     presence_interval: float = 3.0
     # Deadline for a client request inside a server (a REQ client must always get a reply).

@@ -8,6 +8,8 @@ reverse, the pump last.
 
 from __future__ import annotations
 
+import time
+
 import structlog
 
 from actors.base import Node
@@ -56,6 +58,7 @@ def _assemble(settings: ServerSettings, node: Node, assembly: Assembly) -> None:
     topics = list(SUBSCRIBED_TOPICS)
     pump.subscriber_batches(SUB, settings.proxy_sub, topics, graph.on_publications)
     pump.ready()
+    publisher_opened = time.monotonic()
 
     graph.start_membership(scheduler)
     # Wait (bounded) to know at least one peer: at a cold start of the whole cluster, a server
@@ -65,6 +68,7 @@ def _assemble(settings: ServerSettings, node: Node, assembly: Assembly) -> None:
     if not graph.catch_up(timing.startup_catchup_timeout * 10):
         log.warning("startup_catchup_incomplete")
     graph.start_timers(scheduler)
+    time.sleep(max(0.0, timing.publisher_warmup - (time.monotonic() - publisher_opened)))
     pump.serve_batches(
         "clients", settings.broker_backend, bind=False, hops=2, on_requests=graph.on_client_requests
     )
