@@ -100,7 +100,11 @@ def _scenario(cluster: Cluster, reference: str) -> Run:
         by_name = {x.name: x for x in s.servers}
         back = by_name.get("server-2")
         agreed = s.agreed_coordinator and sum(x.alive for x in s.servers) == 3
-        return s if agreed and back and (back.get("last_catchup") or {}).get("events") else None
+        caught = back and (back.get("last_catchup") or {}).get("events")
+        # its log line too: a process flushes its log every 0.1 s, and the coordinator killed
+        # next may be server-2 itself (SIGKILL loses what was not flushed yet)
+        logged = "catchup_done" in (cluster.log_dir / "server-2.jsonl").read_text()
+        return s if agreed and caught and logged else None
 
     coordinator = wait_for(caught_up, timeout=20, what="server-2 caught up").agreed_coordinator
     cluster.kill(coordinator)
