@@ -125,12 +125,6 @@ def parse_lines(source: str, line_no: int, text: str) -> list[LogLine]:
     return [] if obj is None else [_log_line(source, line_no, o) for o in unbatch(obj)]
 
 
-def parse_line(source: str, line_no: int, text: str) -> LogLine | None:
-    """The LogLine of one line of text, or None when it is not a BBS log object."""
-    obj = _decode(text.strip())
-    return None if obj is None else _log_line(source, line_no, obj)
-
-
 def _log_line(source: str, line_no: int, obj: dict[str, Any]) -> LogLine:
     return LogLine(
         source=source,

@@ -9,7 +9,7 @@ from typing import Any
 
 from ops.invariants import Report, check
 from ops.lifetimes import view
-from ops.log_reader import LogLine, parse_line
+from ops.log_reader import LogLine, parse_lines
 
 T0 = 1_800_000_000.0
 
@@ -43,9 +43,9 @@ class Logbook:
         out = []
         for node, entries in self.nodes.items():
             for i, entry in enumerate(entries, 1):
-                line = parse_line(f"{node}.jsonl", i, json.dumps(entry))
-                assert line is not None
-                out.append(line)
+                lines = parse_lines(f"{node}.jsonl", i, json.dumps(entry))
+                assert lines, entry
+                out.extend(lines)
         return out
 
     def check(self) -> Report:
